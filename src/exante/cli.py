@@ -1,0 +1,261 @@
+"""The `exante` command line: the only module that prints or exits.
+
+Exit codes: 0 success; 1 integrity failure or refusal (tampered seal,
+changed code/data, broken ledger, killed plan re-run, audit finding);
+2 invalid input or usage. Errors print as one line; `--debug` shows the
+traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import ExanteError, InputError
+
+_DEBUG = False
+
+
+class _Group(click.Group):
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            rv = super().main(*args, **kwargs)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(2)
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(130)
+        except ExanteError as exc:
+            _fail(exc, exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted; finished runs are in the ledger, `exante run` resumes",
+                       err=True)
+            sys.exit(130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _fail(exc: BaseException, code: int) -> None:
+    if _DEBUG:
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    click.echo(f"error: {exc}" if code == 2 else str(exc), err=True)
+    sys.exit(code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@click.version_option(package_name="exante")
+def main(debug: bool) -> None:
+    """exante: register and seal a plan, run it, decide mechanically, keep the record."""
+    global _DEBUG
+    _DEBUG = debug
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+PLAN = click.argument("path", type=click.Path(path_type=Path))
+
+
+def _plan_path(target: Path, root: Path | None = None) -> Path:
+    from .paths import DEFAULT_ROOT, find_plan
+
+    return find_plan(target, root or DEFAULT_ROOT)
+
+
+# ---------------------------------------------------------------- seal
+
+
+@main.command()
+@PLAN
+def lock(path: Path) -> None:
+    """Seal PATH: write its sha256 into the `sha256: ""` field and record the lock."""
+    from . import registration
+
+    path = _plan_path(path)
+    digest, data = registration.lock(path)
+    if data.get("already"):
+        click.echo(f"already locked: {path} sha256 {digest}")
+        return
+    click.echo(f"locked {path}\nsha256 {digest}")
+    for name in sorted(data.get("fingerprints", {})):
+        click.echo(f"  sealed {name}  {data['fingerprints'][name][:16]}")
+    _design_check(path)
+
+
+def _design_check(path: Path) -> None:
+    try:
+        from .decide import design_check_for_lock
+    except ImportError:  # pragma: no cover - decide lands with the statistics issue
+        return
+    for line in design_check_for_lock(path):
+        click.echo(line)
+
+
+@main.command()
+@PLAN
+def verify(path: Path) -> None:
+    """Check the seal of PATH; exit 1 with PREREG TAMPERED if one byte changed."""
+    from . import registration, seal
+    from .paths import ledger_path
+
+    path = _plan_path(path)
+    digest = seal.verify(path)
+    if ledger_path(path).exists() and registration.state(path).sealed_hash:
+        registration.verify_all(path)
+        click.echo(f"OK {path} sha256 {digest} (seal, lock record, code and data fingerprints)")
+    else:
+        click.echo(f"OK {path} sha256 {digest}")
+
+
+@main.command()
+@PLAN
+@click.option("--reason", required=True, help="Why the plan or its code changed.")
+@click.option("--seen", required=True, help="What results you had seen when changing it ('none').")
+def amend(path: Path, reason: str, seen: str) -> None:
+    """Re-seal PATH after a change and record parent hash, new hash, reason and what was seen."""
+    from . import registration
+
+    path = _plan_path(path)
+    data = registration.amend(path, reason=reason, seen=seen)
+    click.echo(f"amended {path}\n  parent {data['parent_sha256']}\n  new    {data['plan_sha256']}")
+    if data["changed_files"]:
+        click.echo(f"  files  {', '.join(data['changed_files'])}")
+    if data["after_runs"]:
+        click.echo("  DEVIATION: amended after runs had started; every later result says so")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--template", type=click.Choice(["ablation", "compare", "bet"]), default="compare",
+              show_default=True)
+@click.option("--dir", "root", type=click.Path(path_type=Path), default=Path("experiments"),
+              show_default=True, help="Registry folder.")
+def init(name: str, template: str, root: Path) -> None:
+    """Write a commented starting plan NAME under the registry (not yet sealed)."""
+    from .templates import write_template
+
+    path = write_template(name, template, root)
+    click.echo(f"wrote {path}\nedit it, then: exante lock {path}")
+
+
+# ---------------------------------------------------------------- run
+
+
+@main.command()
+@PLAN
+@click.option("--executor", type=click.Choice(["inline", "local", "ray", "slurm"]),
+              default="local", show_default=True)
+@click.option("--workers", type=int, default=None, help="Parallel workers (default: CPU count).")
+@click.option("--threads", type=int, default=1, show_default=True, help="Threads per worker.")
+@click.option("--address", default=None, help="Ray cluster address (ray executor).")
+@click.option("--partition", default=None, help="Slurm partition (slurm executor).")
+@click.option("--time-min", type=int, default=None, help="Slurm time limit in minutes.")
+@click.option("--gpus-per-task", type=int, default=None, help="Slurm GPUs per task.")
+@click.option("--profile", type=click.Path(path_type=Path), default=None,
+              help="Slurm profile file (YAML) with the same keys.")
+@click.option("--max-runs", type=int, default=None, help="Stop after N runs (smoke tests).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(path: Path, executor: str, workers: int | None, threads: int, address: str | None,
+        partition: str | None, time_min: int | None, gpus_per_task: int | None,
+        profile: Path | None, max_runs: int | None, quiet: bool) -> None:
+    """Run the sealed plan PATH: verify, execute what is missing, stop on a kill rule."""
+    import os
+
+    from . import runner
+
+    path = _plan_path(path)
+    extra = {k: v for k, v in {"address": address, "partition": partition, "time_min": time_min,
+                               "gpus_per_task": gpus_per_task,
+                               "profile": str(profile) if profile else None}.items() if v is not None}
+    options = runner.RunOptions(executor=executor, workers=workers or (os.cpu_count() or 1),
+                                threads=threads, max_runs=max_runs, extra=extra)
+    progress = None if quiet else _rich_progress()
+    report = runner.run(path, options, progress=progress)
+    _print_sweep(report)
+    if report.killed:
+        sys.exit(1)
+
+
+def _rich_progress():
+    from .progress import RichProgress
+
+    return RichProgress()
+
+
+def _print_sweep(report) -> None:
+    click.echo(f"planned {report.planned}, already done {report.skipped}, ran {report.ran} "
+               f"(ok {report.ok}, failed {report.failed})")
+    if report.reused_baseline:
+        click.echo(f"baseline variance reused from {report.reused_baseline}")
+    if report.stage2 is not None:
+        click.echo(f"stage 2 (2 more seeds): {'ran' if report.stage2 else 'not needed'}")
+    if report.killed:
+        k = report.killed
+        click.echo(f"KILLED by rule {k['rule']!r}: {k['when']}" + (f" ({k['why']})" if k["why"]
+                                                                  else ""))
+        click.echo("the plan cannot be re-run without a new lock; write the postmortem: "
+                   "exante postmortem <id>")
+
+
+@main.command()
+@PLAN
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(path: Path, as_json: bool) -> None:
+    """Planned, completed, failed, pending and killed runs of PATH."""
+    from . import runner
+
+    data = runner.status(_plan_path(path))
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(f"{data['experiment_id']}: planned {data['planned']}, completed "
+               f"{data['completed']}, failed {data['failed']}, pending {data['pending']}"
+               + (", KILLED" if data["killed"] else "") + (", DEVIATED" if data["deviated"] else ""))
+    for role, counts in sorted(data["by_role"].items()):
+        click.echo(f"  {role:9s} {counts['completed']}/{counts['planned']} ok, "
+                   f"{counts['failed']} failed")
+
+
+@main.command()
+@click.argument("target")
+@click.option("--root", type=click.Path(path_type=Path), default=None)
+@click.option("--json", "as_json", is_flag=True)
+def log(target: str, root: Path | None, as_json: bool) -> None:
+    """Show the ledger of experiment TARGET (an id or a plan path), checking its chain."""
+    from . import ledger as L
+    from .paths import ledger_path
+
+    records = L.Ledger(ledger_path(_plan_path(Path(target), root))).records()
+    if as_json:
+        _echo_json(records)
+        return
+    for r in records:
+        click.echo(f"{r['seq']:5d} {r['ts'][:19]} {r['event']:14s} {_summary(r)}")
+    click.echo(f"chain OK, {len(records)} records, head {records[-1]['hash'][:16] if records else '-'}")
+
+
+def _summary(record: dict[str, Any]) -> str:
+    d = record["data"]
+    event = record["event"]
+    if event in ("RUN_OK", "RUN_FAILED"):
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in list(d["metrics"].items())[:3]
+                            if isinstance(v, (int, float)))
+        tail = metrics if event == "RUN_OK" else f"{d.get('error_kind')}: {(d.get('error') or '')[:60]}"
+        return f"{d['run_id']} {tail}"
+    if event == "RUN_STARTED":
+        return f"{len(d['run_ids'])} run(s) {d['run_ids'][0]}"
+    if event in ("LOCKED", "AMENDED"):
+        return f"sha256 {d['plan_sha256'][:16]}" + (f" reason: {d['reason']}" if "reason" in d else "")
+    if event == "KILLED":
+        return f"rule {d['rule']}: {d['when']}"
+    return ", ".join(f"{k}={v}" for k, v in list(d.items())[:4])[:100]

@@ -1,0 +1,176 @@
+"""Seed 003's variance-first protocol: measure the baseline once, reuse it, extend when close.
+
+The baseline's 5-seed measurement is stored next to the research notes
+(``docs/research/baseline_variance_1M.json`` plus its Markdown twin) with a
+hash of everything that defines the baseline configuration: its parameters,
+the trial (command or function), the code fingerprints and the metric. A
+later experiment reuses it only when that hash matches; any change to the
+baseline configuration invalidates the reuse, and the report says which.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import ledger as L
+from .design import BASELINE, STAGE1, VARIANCE, baseline_cell
+from .spec import Plan
+
+BASELINE_REUSED = "BASELINE_REUSED"
+
+
+def config_hash(plan: Plan, code_prints: dict[str, str]) -> str:
+    """Identity of the baseline configuration (what must match for a measurement to be reused)."""
+    trial = plan.trial
+    ident = {
+        "params": baseline_cell(plan).params(plan.design.fixed),
+        "trial": {"kind": trial.kind, "target": trial.target, "argv": list(trial.argv),
+                  "regex": dict(trial.metric_regex), "json": trial.metric_json},
+        "code": {k: v for k, v in code_prints.items()},
+        "metric": plan.primary.name,
+        "seeds": list(plan.seed_protocol.baseline_seeds),
+    }
+    return hashlib.sha256(L.canonical(ident).encode()).hexdigest()
+
+
+def store_path(plan: Plan) -> Path | None:
+    reuse = plan.seed_protocol.reuse if plan.seed_protocol else None
+    return (plan.folder / reuse) if reuse else None
+
+
+def reused_from_ledger(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for record in records:
+        if record["event"] == BASELINE_REUSED:
+            return record["data"]
+    return None
+
+
+def reuse_baseline(plan: Plan, ledger: L.Ledger, plan_path: Path) -> dict[str, Any] | None:
+    """Adopt a stored baseline measurement if its configuration matches; record why or why not."""
+    records = ledger.records()
+    already = reused_from_ledger(records)
+    if already is not None:
+        return already
+    if any(r["event"] == L.RUN_OK and r["data"].get("stage") == VARIANCE for r in records):
+        return None  # this experiment measures its own baseline
+    store = store_path(plan)
+    if store is None or not store.is_file():
+        return None
+    from .registration import state
+
+    stored = json.loads(store.read_text(encoding="utf-8"))
+    prints = {k: v for k, v in state(plan_path).fingerprints.items() if k.startswith("code:")}
+    wanted = config_hash(plan, prints)
+    if stored.get("config_hash") != wanted:
+        ledger.append(L.STAGE, {"stage": "baseline_reuse_refused", "store": str(store),
+                                "stored_config": stored.get("config_hash"),
+                                "this_config": wanted,
+                                "why": "the baseline configuration changed (parameters, trial, "
+                                       "code or metric), so the stored variance does not apply"})
+        return None
+    data = {"source": stored.get("source"), "store": str(store), "config_hash": wanted,
+            "runs": stored["runs"], "metric": stored["metric"]}
+    ledger.append(BASELINE_REUSED, data)
+    return data
+
+
+def baseline_values(plan: Plan, results: dict[str, dict], reused: dict | None) -> list[float]:
+    metric = plan.primary.name
+    if reused is not None:
+        return [float(r["value"]) for r in reused["runs"]]
+    return [_value(r, metric) for r in results.values()
+            if r["data"]["role"] == BASELINE and r["data"]["stage"] == VARIANCE]
+
+
+def _value(record: dict, metric: str) -> float:
+    if record["event"] != L.RUN_OK:
+        return math.nan
+    value = record["data"]["metrics"].get(metric)
+    return float(value) if isinstance(value, (int, float)) else math.nan
+
+
+def stage2_needed(plan: Plan, results: dict[str, dict], reused: dict | None
+                  ) -> tuple[bool | None, dict[str, Any]]:
+    """Whether seeds 512 and 1024 must run: |z| < threshold after stage 1 (seed 003, step 3).
+
+    Returns (None, {}) while stage 1 or the baseline is incomplete.
+    """
+    proto = plan.seed_protocol
+    base = [v for v in baseline_values(plan, results, reused) if math.isfinite(v)]
+    stage1 = [_value(r, plan.primary.name) for r in results.values()
+              if r["data"]["role"] == "arm" and r["data"]["stage"] == STAGE1]
+    finished_stage1 = sum(1 for r in results.values()
+                          if r["data"]["role"] == "arm" and r["data"]["stage"] == STAGE1)
+    if finished_stage1 < len(proto.stage1) or len(base) < 2:
+        return None, {}
+    exp = [v for v in stage1 if math.isfinite(v)]
+    if len(exp) < 1:
+        return True, {"why": "no finite stage-1 result"}
+    sign = 1.0 if plan.primary.direction == "higher" else -1.0
+    delta = sign * (float(np.mean(exp)) - float(np.mean(base)))
+    sd_b = float(np.std(base, ddof=1))
+    sd_e = float(np.std(exp, ddof=1)) if len(exp) > 1 else 0.0
+    sigma = sd_b if plan.decision.sigma == "baseline" else math.sqrt((sd_b**2 + sd_e**2) / 2)
+    if sigma <= 1e-12 * max(1.0, abs(float(np.mean(base)))):
+        return True, {"why": "zero baseline variance: z is undefined", "z": None}
+    z = delta / sigma
+    need = abs(z) < plan.decision.threshold
+    rule = "A (baseline SD)" if plan.decision.sigma == "baseline" else "B (pooled SD)"
+    why = (f"|z| = {abs(z):.3f} {'<' if need else '>='} {plan.decision.threshold} under rule "
+           f"{rule}: {'run' if need else 'skip'} the registered stage-2 seeds")
+    return need, {"z": z, "delta": delta, "sigma": sigma, "why": why}
+
+
+def store_baseline(plan: Plan, plan_path: Path, results: dict[str, dict], ledger_head: str) -> Path | None:
+    """Write the measured baseline (JSON + Markdown twin) for later experiments to reuse."""
+    store = store_path(plan)
+    if store is None:
+        return None
+    runs = sorted((r for r in results.values()
+                   if r["data"]["role"] == BASELINE and r["data"]["stage"] == VARIANCE
+                   and r["event"] == L.RUN_OK), key=lambda r: r["data"]["seed"])
+    if len(runs) < len(plan.seed_protocol.baseline_seeds):
+        return None
+    from .registration import state
+
+    prints = {k: v for k, v in state(plan_path).fingerprints.items() if k.startswith("code:")}
+    metric = plan.primary.name
+    payload = {
+        "config_hash": config_hash(plan, prints), "source": plan.experiment_id,
+        "ledger_head": ledger_head, "metric": metric, "direction": plan.primary.direction,
+        "params": baseline_cell(plan).params(plan.design.fixed),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "runs": [{"seed": r["data"]["seed"], "value": r["data"]["metrics"][metric],
+                  "wall_time": r["data"]["metrics"].get("wall_time", r["data"]["wall_s"]),
+                  "run_id": r["data"]["run_id"]} for r in runs],
+    }
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    store.with_suffix(".md").write_text(baseline_markdown(payload), encoding="utf-8")
+    return store
+
+
+def baseline_markdown(payload: dict[str, Any]) -> str:
+    """The human twin of the stored baseline (seed 003's baseline_variance report)."""
+    runs = payload["runs"]
+    metric = payload["metric"]
+    lines = [f"# Baseline variance ({len(runs)} seeds)", "",
+             f"Measured by experiment `{payload['source']}` on {payload['created']}; "
+             f"configuration hash `{payload['config_hash'][:16]}`. Written by exante from the "
+             "ledger; a change to the baseline configuration invalidates reuse.", "",
+             "| Seed | " + metric + " | wall_time (s) |", "|---|---|---|"]
+    lines += [f"| {r['seed']} | {r['value']:.4f} | {r['wall_time']:.1f} |" for r in runs]
+    lines += ["", "| Metric | Mean | Std | Min | Max |", "|---|---|---|---|---|"]
+    for name, key in ((metric, "value"), ("wall_time", "wall_time")):
+        xs = np.array([r[key] for r in runs], dtype=float)
+        lines.append(f"| {name} | {xs.mean():.4f} | {xs.std(ddof=1):.4f} | {xs.min():.4f} | "
+                     f"{xs.max():.4f} |")
+    lines += ["", "Std is the sample standard deviation (ddof = 1). The 2σ rule uses this σ.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,214 @@
+"""Locking, amending and checking a plan together with the code and data it runs.
+
+`lock` seals the text (see `seal`), fingerprints every file the plan runs or
+reads, and records both in a LOCKED ledger event. `check_fingerprints`
+refuses a run when any of those files changed, naming the file, unless an
+amendment recorded the change. `amend` re-seals after a change and records
+parent hash, new hash, the reason and what results had been seen; an
+amendment after the first run marks the experiment as deviated.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import ledger as L
+from . import seal
+from .errors import FingerprintError, InputError, RefusedError, TamperedError
+from .paths import ledger_path
+from .spec import Plan, load_plan
+
+RUN_EVENTS = (L.RUN_STARTED, L.RUN_OK, L.RUN_FAILED)
+
+
+@dataclass(frozen=True)
+class PlanState:
+    """What the ledger says about a plan: its sealed hash, fingerprints, kill and deviation."""
+
+    sealed_hash: str | None = None
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    killed: dict[str, Any] | None = None
+    deviated: bool = False
+    amendments: tuple[dict[str, Any], ...] = ()
+    has_runs: bool = False
+
+
+def state(plan_path: Path) -> PlanState:
+    """Replay the ledger's LOCKED / AMENDED / KILLED / run events."""
+    sealed, prints, killed, deviated, has_runs = None, {}, None, False, False
+    amendments = []
+    for record in L.Ledger(ledger_path(plan_path)).records():
+        event, data = record["event"], record["data"]
+        if event in (L.LOCKED, L.AMENDED):
+            sealed, prints = data["plan_sha256"], dict(data.get("fingerprints", {}))
+            if event == L.AMENDED:
+                amendments.append(data)
+                deviated = deviated or bool(data.get("after_runs"))
+        elif event == L.KILLED:
+            killed = {**data, "seq": record["seq"]}
+        elif event in RUN_EVENTS:
+            has_runs = True
+    return PlanState(sealed, prints, killed, deviated, tuple(amendments), has_runs)
+
+
+# ---------------------------------------------------------------- fingerprints
+
+
+def code_files(plan: Plan) -> list[Path]:
+    """The files the plan runs: the trial's module or script, and everything under `code:`."""
+    files: list[Path] = []
+    trial = plan.trial
+    if trial is not None and trial.target:
+        files += _module_files(trial.target.split(":")[0], plan)
+    if trial is not None and trial.kind == "command":
+        cwd = plan.folder / (trial.cwd or ".")
+        for token in trial.argv:
+            if "{" not in token and (cwd / token).is_file():
+                files.append(cwd / token)
+    for entry in plan.code:
+        path = plan.folder / entry
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(f"{plan.path}: code: {entry}: no such file or folder")
+    return sorted(set(p.resolve() for p in files))
+
+
+def _module_files(module: str, plan: Plan) -> list[Path]:
+    extra = [str(plan.folder)] + [str((plan.folder / p).resolve()) for p in plan.trial.pythonpath]
+    added = [p for p in extra if p not in sys.path]
+    sys.path[:0] = added
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError) as exc:
+        raise InputError(f"{plan.path}: trial: cannot find module {module!r}: {exc}") from exc
+    finally:
+        for p in added:
+            sys.path.remove(p)
+    if spec is None or not spec.origin or not Path(spec.origin).is_file():
+        raise InputError(f"{plan.path}: trial: cannot find module {module!r} (is the package "
+                         "installed, or the module next to the plan or on trial.pythonpath?)")
+    return [Path(spec.origin)]
+
+
+def _label(path: Path, plan: Plan) -> str:
+    try:
+        return str(path.resolve().relative_to(plan.folder.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def fingerprints(plan: Plan) -> dict[str, str]:
+    """sha256 of every code and data file (and generated data set) the plan depends on."""
+    prints = {f"code:{_label(p, plan)}": seal.sha256_file(p) for p in code_files(plan)}
+    for entry in plan.data:
+        if entry.path is not None:
+            path = plan.folder / entry.path
+            if not path.is_file():
+                raise InputError(f"{plan.path}: data: {entry.path}: no such file")
+            prints[f"data:{entry.path}"] = seal.sha256_file(path)
+        else:
+            from .trials import resolve
+
+            fn = resolve(entry.generator, plan.folder)
+            prints[f"data:{entry.generator}"] = str(fn(dict(entry.params)))
+    return prints
+
+
+def check_fingerprints(plan: Plan, recorded: dict[str, str]) -> None:
+    """Raise FingerprintError naming every file that changed since the lock or last amendment."""
+    now = fingerprints(plan)
+    changed = sorted(k for k in recorded.keys() & now.keys() if recorded[k] != now[k])
+    added = sorted(now.keys() - recorded.keys())
+    gone = sorted(recorded.keys() - now.keys())
+    if changed or added or gone:
+        parts = [f"changed: {', '.join(changed)}"] if changed else []
+        parts += [f"new: {', '.join(added)}"] if added else []
+        parts += [f"missing: {', '.join(gone)}"] if gone else []
+        raise FingerprintError(f"{plan.path}: sealed code/data changed since the lock ({'; '.join(parts)}). "
+                               f"Refusing to run. Restore the files, or record the change with "
+                               f"`exante amend {plan.path} --reason ... --seen ...`")
+
+
+# ---------------------------------------------------------------- lock / amend
+
+
+def load_any(path: Path) -> Plan | None:
+    """The plan of a YAML file; None for a bet module (.py), which is sealed as a whole."""
+    return None if Path(path).suffix == ".py" else load_plan(path)
+
+
+def lock(path: Path) -> tuple[str, dict[str, Any]]:
+    """Validate, seal and record a plan. Returns (hash, LOCKED data). Idempotent when unchanged."""
+    path = Path(path)
+    plan = load_any(path)
+    current = state(path)
+    if current.sealed_hash is not None:
+        st = seal.inspect(path)
+        if st.intact and st.stored == current.sealed_hash:
+            return st.stored, {"already": True}
+        raise RefusedError(f"{path} was locked before (sha256 {current.sealed_hash[:12]}…); a "
+                           f"change goes through `exante amend {path} --reason ... --seen ...`")
+    prints = fingerprints(plan) if plan is not None else {}
+    digest = seal.lock(path)
+    data = {"plan_sha256": digest, "plan_file": path.name, "fingerprints": prints,
+            "experiment_id": plan.experiment_id if plan else path.stem}
+    L.Ledger(ledger_path(path)).append(L.LOCKED, data)
+    return digest, data
+
+
+def amend(path: Path, *, reason: str, seen: str) -> dict[str, Any]:
+    """Re-seal after a change and record it. Refuses when nothing changed."""
+    path = Path(path)
+    if not reason.strip() or not seen.strip():
+        raise InputError("an amendment needs --reason (why) and --seen (what results you had seen, "
+                         "or 'none')")
+    current = state(path)
+    if current.sealed_hash is None:
+        raise RefusedError(f"{path} was never locked; run `exante lock {path}` first")
+    plan = load_any(path)
+    prints = fingerprints(plan) if plan is not None else {}
+    st = seal.inspect(path)
+    text_changed = st.computed != current.sealed_hash
+    files_changed = sorted(k for k in prints.keys() | current.fingerprints.keys()
+                           if prints.get(k) != current.fingerprints.get(k))
+    if not text_changed and not files_changed:
+        raise InputError(f"{path}: nothing changed since the last lock; no amendment to record")
+    digest = seal.lock(path)
+    data = {"plan_sha256": digest, "parent_sha256": current.sealed_hash, "reason": reason,
+            "seen": seen, "after_runs": current.has_runs, "after_kill": current.killed is not None,
+            "changed_files": files_changed, "text_changed": text_changed, "fingerprints": prints}
+    L.Ledger(ledger_path(path)).append(L.AMENDED, data)
+    return data
+
+
+def verify_all(path: Path) -> tuple[str, Plan | None, PlanState]:
+    """Everything `run` checks first: seal intact, hash = last lock, code and data unchanged."""
+    path = Path(path)
+    digest = seal.verify(path)
+    current = state(path)
+    if current.sealed_hash is None:
+        raise RefusedError(f"{path} is sealed but has no LOCKED event in {ledger_path(path)}; "
+                           f"run `exante lock {path}` in its registry folder")
+    if digest != current.sealed_hash:
+        raise TamperedError(f"{seal.TAMPERED} {path}: sealed with {digest[:12]}… but the ledger's "
+                            f"last lock is {current.sealed_hash[:12]}…; use `exante amend`")
+    plan = load_any(path)
+    if plan is not None:
+        check_fingerprints(plan, current.fingerprints)
+    return digest, plan, current
+
+
+def bet_docstring(path: Path) -> str:
+    """The module docstring of a bet module (its hypothesis and tiers), or ''."""
+    try:
+        return ast.get_docstring(ast.parse(Path(path).read_text(encoding="utf-8"))) or ""
+    except SyntaxError:
+        return ""

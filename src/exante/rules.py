@@ -1,0 +1,224 @@
+"""Registered rules: small expressions over named statistics, never passed to `eval`.
+
+A rule such as ``any(arm.mean < baseline.mean for arm in arms)`` is parsed
+with `ast` and checked node by node against a whitelist when the plan is
+loaded, so an unknown name or attribute is an error at lock time, not a
+surprise mid-sweep. Evaluation walks the tree itself. A statistic that is not
+known yet (a cell with no finished run) is None, and None propagates: a rule
+that depends on it is undecided rather than true or false.
+
+Names a rule may use:
+
+    baseline, experiment, best      one cell (experiment: the single arm, or the best one)
+    arms, cells                     lists of cells (arms exclude the baseline)
+    cell                            the trap's own cell, in a trap check
+    traps                           traps["name"] -> cell (with .passed after analysis)
+    tau                             .value .threshold .mean .sd .beaten
+    abs min max len sum mean any all   functions
+
+Attributes of a cell: name mean sd sem median min max n n_failed ci_low ci_high
+delta z d p p_holm passed; of tau: value threshold mean sd beaten margin.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from .errors import RuleError
+
+NAMES = frozenset({"baseline", "experiment", "best", "arms", "cells", "cell", "traps", "tau"})
+CELL_ATTRS = frozenset({"name", "mean", "sd", "sem", "median", "min", "max", "n", "n_failed",
+                        "ci_low", "ci_high", "delta", "z", "d", "p", "p_holm", "passed"})
+TAU_ATTRS = frozenset({"value", "threshold", "mean", "sd", "beaten", "margin"})
+
+
+def _mean(xs):
+    xs = [x for x in xs if x is not None]
+    return sum(xs) / len(xs) if xs else None
+
+
+FUNCTIONS: dict[str, Callable] = {
+    "abs": abs, "min": min, "max": max, "len": len, "sum": sum, "mean": _mean,
+    "any": any, "all": all,
+}
+
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+           ast.Div: operator.truediv, ast.Mod: operator.mod}
+_CMPOPS = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+           ast.Eq: operator.eq, ast.NotEq: operator.ne,
+           ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b}
+_ALLOWED = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
+            ast.BinOp, ast.Compare, ast.Call, ast.Name, ast.Attribute, ast.Constant, ast.Load,
+            ast.Store, ast.GeneratorExp, ast.ListComp, ast.comprehension, ast.Subscript,
+            ast.List, ast.Tuple, *_BINOPS, *_CMPOPS)
+MAX_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A parsed, checked expression. `source` is the text as registered."""
+
+    source: str
+    tree: ast.Expression
+    names: frozenset[str]
+
+    def evaluate(self, scope: Mapping[str, Any]) -> Any:
+        """The value under `scope`; None when a statistic it needs is not known yet."""
+        return _Eval(scope).visit(self.tree.body)
+
+
+def parse(source: str, *, where: str, file: str | None = None,
+          allowed: frozenset[str] = NAMES) -> Rule:
+    """Parse and check `source`; RuleError names `file`, the YAML path `where` and the problem."""
+    if not isinstance(source, str) or not source.strip():
+        raise RuleError("expected a rule expression (a string)", file=file, path=where)
+    if len(source) > MAX_LENGTH:
+        raise RuleError(f"rule longer than {MAX_LENGTH} characters", file=file, path=where)
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise RuleError(f"cannot parse rule {source!r}: {exc.msg}", file=file, path=where) from exc
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.comprehension):
+            if not isinstance(node.target, ast.Name):
+                raise RuleError("a comprehension may bind one plain name", file=file, path=where)
+            bound.add(node.target.id)
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED):
+            raise RuleError(f"{type(node).__name__} is not allowed in a rule: {source!r}",
+                            file=file, path=where)
+        _check_node(node, source, where, file, allowed, bound, used)
+    return Rule(source, tree, frozenset(used))
+
+
+def _check_node(node, source, where, file, allowed, bound, used) -> None:
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+        if node.id not in allowed and node.id not in FUNCTIONS and node.id not in bound:
+            raise RuleError(f"unknown name {node.id!r} in {source!r}; known names: "
+                            f"{', '.join(sorted(allowed))}", file=file, path=where)
+        if node.id in allowed:
+            used.add(node.id)
+    elif isinstance(node, ast.Attribute):
+        if node.attr.startswith("_") or node.attr not in CELL_ATTRS | TAU_ATTRS:
+            raise RuleError(f"unknown attribute {node.attr!r} in {source!r}; a cell has "
+                            f"{', '.join(sorted(CELL_ATTRS))}", file=file, path=where)
+    elif isinstance(node, (ast.GeneratorExp, ast.ListComp)) and len(node.generators) != 1:
+        raise RuleError(f"one `for` per comprehension: {source!r}", file=file, path=where)
+    elif isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
+            raise RuleError(f"only the functions {', '.join(sorted(FUNCTIONS))} may be called "
+                            f"(positional arguments only): {source!r}", file=file, path=where)
+    elif isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str, bool,
+                                                                        type(None))):
+        raise RuleError(f"constant {node.value!r} not allowed", file=file, path=where)
+
+
+class _Unknown(Exception):
+    """Raised inside evaluation when a needed statistic is None."""
+
+
+class _Eval:
+    def __init__(self, scope: Mapping[str, Any]):
+        self.scope = dict(scope)
+
+    def visit(self, node: ast.AST) -> Any:
+        try:
+            return getattr(self, f"v_{type(node).__name__}")(node)
+        except _Unknown:
+            return None
+
+    def strict(self, node: ast.AST) -> Any:
+        value = getattr(self, f"v_{type(node).__name__}")(node)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            raise _Unknown
+        return value
+
+    def v_Constant(self, node):
+        return node.value
+
+    def v_Name(self, node):
+        if node.id in FUNCTIONS:
+            return FUNCTIONS[node.id]
+        return self.scope.get(node.id)
+
+    def v_Attribute(self, node):
+        obj = self.strict(node.value)
+        return obj.get(node.attr) if isinstance(obj, Mapping) else getattr(obj, node.attr, None)
+
+    def v_Subscript(self, node):
+        obj = self.strict(node.value)
+        key = self.strict(node.slice)
+        try:
+            return obj[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+
+    def v_BoolOp(self, node):
+        values = [self.visit(v) for v in node.values]
+        if isinstance(node.op, ast.And):
+            if any(v is False for v in values):
+                return False
+            return None if any(v is None for v in values) else all(values)
+        if any(v is True for v in values):
+            return True
+        return None if any(v is None for v in values) else any(values)
+
+    def v_UnaryOp(self, node):
+        value = self.strict(node.operand)
+        return {ast.Not: operator.not_, ast.USub: operator.neg, ast.UAdd: operator.pos}[
+            type(node.op)](value)
+
+    def v_BinOp(self, node):
+        left, right = self.strict(node.left), self.strict(node.right)
+        try:
+            return _BINOPS[type(node.op)](left, right)
+        except ZeroDivisionError:
+            return None
+
+    def v_Compare(self, node):
+        left = self.strict(node.left)
+        for op, comparator in zip(node.ops, node.comparators):
+            right = self.strict(comparator)
+            if not _CMPOPS[type(op)](left, right):
+                return False
+            left = right
+        return True
+
+    def v_Call(self, node):
+        fn = FUNCTIONS[node.func.id]
+        args = [self.visit(a) for a in node.args]
+        if node.func.id in ("any", "all"):
+            items = list(args[0]) if args and args[0] is not None else []
+            known = [x for x in items if x is not None]
+            if node.func.id == "any":
+                return True if any(known) else (None if len(known) < len(items) else False)
+            return False if not all(known) else (None if len(known) < len(items) else True)
+        if any(a is None for a in args):
+            return None
+        if node.func.id in ("min", "max", "sum") and args and hasattr(args[0], "__iter__"):
+            items = [x for x in args[0] if x is not None]
+            return fn(items) if items else None
+        return fn(*args)
+
+    def _comprehension(self, node) -> list:
+        gen = node.generators[0]
+        out = []
+        for item in self.strict(gen.iter):
+            self.scope[gen.target.id] = item
+            if all(self.visit(cond) for cond in gen.ifs):
+                out.append(self.visit(node.elt))
+        return out
+
+    v_GeneratorExp = _comprehension
+    v_ListComp = _comprehension
+
+    def v_List(self, node):
+        return [self.visit(e) for e in node.elts]
+
+    v_Tuple = v_List

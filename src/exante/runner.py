@@ -1,0 +1,336 @@
+"""The runner: executes a sealed plan's runs through an executor, into the ledger.
+
+The runner is the only writer of run state. Before anything starts it
+verifies the seal and the code/data fingerprints, refuses a killed plan, and
+takes an exclusive lock so two runners never share an experiment. Each
+outcome is appended to the ledger as it arrives (one fsynced line), so a
+SIGKILL at any instant loses at most the runs in flight; `run` again skips
+every run id that already has a terminal record. Kill rules are evaluated
+after every outcome; when one fires the sweep stops and KILLED is recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol
+
+from filelock import FileLock, Timeout
+
+from . import ledger as L
+from . import registration
+from .design import STAGE2, RunKey, expand
+from .errors import InputError, RefusedError
+from .executors import ExecutorOptions, make_executor
+from .paths import experiment_dir, ledger_path, run_dir
+from .spec import Plan
+from .trials import Outcome, RunRequest, Task, cleanup
+
+
+class Progress(Protocol):
+    """What the runner tells a progress display; the CLI provides a rich one."""
+
+    def start(self, total: int, done: int, counts: dict[str, int]) -> None: ...
+    def advance(self, key: RunKey, outcome: Outcome) -> None: ...
+    def add_total(self, n: int) -> None: ...
+    def stop(self) -> None: ...
+
+
+class _Silent:
+    def start(self, total, done, counts): pass
+    def advance(self, key, outcome): pass
+    def add_total(self, n): pass
+    def stop(self): pass
+
+
+@dataclass
+class SweepReport:
+    """What one `run` call did."""
+
+    planned: int = 0
+    skipped: int = 0  # already finished before this call
+    ran: int = 0
+    ok: int = 0
+    failed: int = 0
+    killed: dict[str, Any] | None = None
+    stage2: bool | None = None
+    reused_baseline: str | None = None
+    messages: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- reading results
+
+
+def terminal_records(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The latest RUN_OK / RUN_FAILED record per run id (later records win: retries)."""
+    out: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if record["event"] in (L.RUN_OK, L.RUN_FAILED):
+            out[record["data"]["run_id"]] = record
+    return out
+
+
+def git_state(folder: Path) -> dict[str, Any]:
+    """The git commit and dirty flag of the plan's repository (None outside git)."""
+    def git(*args: str) -> str | None:
+        try:
+            proc = subprocess.run(["git", "-C", str(folder), *args], capture_output=True,
+                                  text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(dirty) if commit else None}
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    executor: str = "local"
+    workers: int = 1
+    threads: int = 1
+    max_runs: int | None = None  # stop after this many runs (for smoke tests and benchmarks)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def check_runnable(path: Path) -> tuple[str, Plan, registration.PlanState]:
+    """Verify the seal and fingerprints, refuse killed or non-executable plans."""
+    digest, plan, current = registration.verify_all(path)
+    if plan is None:
+        raise InputError(f"{path}: a bet module runs as `python -m ...`; exante seals and "
+                         "catalogues it but does not execute it")
+    missing = plan.missing_for_run()
+    if missing:
+        raise InputError(f"{path}: cannot run mechanically; missing: " + "; ".join(missing))
+    if current.killed is not None and plan.no_escalation:
+        if current.killed.get("plan_sha256") == digest:
+            raise RefusedError(
+                f"{plan.experiment_id} was KILLED by rule {current.killed.get('rule')!r} "
+                f"({current.killed.get('why') or current.killed.get('when')}); no_escalation: it "
+                "cannot be re-run without a new lock. Write the postmortem (`exante postmortem "
+                f"{plan.experiment_id}`), then register and lock a new plan.")
+    return digest, plan, current
+
+
+def run(path: Path, options: RunOptions = RunOptions(), *, progress: Progress | None = None
+        ) -> SweepReport:
+    """Run every registered run that has no terminal record yet. Returns what happened."""
+    path = Path(path)
+    digest, plan, _ = check_runnable(path)
+    folder = experiment_dir(path)
+    lock = FileLock(str(folder / ".runner.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        owner = (folder / ".runner.pid").read_text().strip() if (folder / ".runner.pid").exists() else "?"
+        raise RefusedError(f"another `exante run` is already running on {plan.experiment_id} "
+                           f"(pid {owner}); wait for it or stop it first") from None
+    try:
+        (folder / ".runner.pid").write_text(str(os.getpid()))
+        return _Sweep(path, plan, digest, options, progress or _Silent()).go()
+    finally:
+        lock.release()
+
+
+class _Sweep:
+    def __init__(self, path: Path, plan: Plan, digest: str, options: RunOptions, progress):
+        self.path, self.plan, self.digest, self.options = path, plan, digest, options
+        self.progress = progress
+        self.ledger = L.Ledger(ledger_path(path))
+        self.report = SweepReport()
+        self.env_extra = {"git": git_state(plan.folder)}
+        self.results = terminal_records(self.ledger.records())
+        self.reused: dict[str, Any] | None = None
+
+    # -- top level
+    def go(self) -> SweepReport:
+        from . import protocol
+
+        keys = expand(self.plan, include_stage2=False)
+        if self.plan.seed_protocol is not None:
+            self.reused = protocol.reuse_baseline(self.plan, self.ledger, self.path)
+            if self.reused is not None:
+                keys = [k for k in keys if k.stage != "baseline_variance"]
+                self.report.reused_baseline = self.reused.get("source")
+        self.ledger.append(L.SWEEP_STARTED, {"plan_sha256": self.digest, "pid": os.getpid(),
+                                             "executor": self.options.executor,
+                                             "workers": self.options.workers, **self.env_extra})
+        todo = self._todo(keys)
+        self.progress.start(len(keys), len(keys) - len(todo), _role_counts(keys))
+        try:
+            killed = self._execute(todo)
+            if self.plan.seed_protocol is not None and self.reused is None:
+                from . import protocol
+
+                protocol.store_baseline(self.plan, self.path, self.results, self.ledger.head())
+            if not killed and self.plan.seed_protocol is not None:
+                killed = self._maybe_stage2()
+        finally:
+            self.progress.stop()
+        self.ledger.append(L.SWEEP_FINISHED, {"ran": self.report.ran, "ok": self.report.ok,
+                                              "failed": self.report.failed,
+                                              "killed": self.report.killed is not None})
+        return self.report
+
+    def _todo(self, keys: list[RunKey]) -> list[RunKey]:
+        retries = self.plan.failures.retries
+        failures: dict[str, int] = {}
+        for record in self.ledger.records():
+            if record["event"] == L.RUN_FAILED:
+                rid = record["data"]["run_id"]
+                failures[rid] = failures.get(rid, 0) + 1
+        todo = []
+        for key in keys:
+            last = self.results.get(key.run_id)
+            if last is None or (last["event"] == L.RUN_FAILED and failures[key.run_id] <= retries):
+                todo.append(key)
+        self.report.planned += len(keys)
+        self.report.skipped += len(keys) - len(todo)
+        return todo
+
+    def _maybe_stage2(self) -> bool:
+        from . import protocol
+
+        need, info = protocol.stage2_needed(self.plan, self.results, self.reused)
+        self.report.stage2 = need
+        if need is None:
+            return False
+        already = any(r["event"] == L.STAGE for r in self.ledger.records())
+        if not already:
+            self.ledger.append(L.STAGE, {"stage": STAGE2, "run": need, **info})
+        if not need:
+            return False
+        keys = [k for k in expand(self.plan, include_stage2=True) if k.stage == STAGE2]
+        todo = self._todo(keys)
+        self.progress.add_total(len(keys))
+        return self._execute(todo)
+
+    # -- dispatch
+    def _tasks(self, keys: list[RunKey]) -> list[tuple[Task, list[RunKey]]]:
+        trial = self.plan.trial
+        groups: dict[Any, list[RunKey]] = {}
+        for key in keys:
+            if trial.kind == "batched":
+                gkey = tuple(repr(key.params.get(p)) for p in trial.group_by)
+            else:
+                gkey = key.run_id
+            groups.setdefault(gkey, []).append(key)
+        tasks = []
+        metric_names = (self.plan.primary.name,)
+        for members in groups.values():
+            for i in range(0, len(members), trial.max_batch):
+                chunk = members[i:i + trial.max_batch]
+                runs = tuple(RunRequest(k.run_id, k.role, k.cell, k.stage, k.seed, dict(k.params),
+                                        str(run_dir(self.path, k.run_id).resolve())) for k in chunk)
+                task = Task(chunk[0].run_id, trial, runs, str(self.plan.folder.resolve()),
+                            metric_names, self.options.threads)
+                tasks.append((task, chunk))
+        return tasks
+
+    def _execute(self, keys: list[RunKey]) -> bool:
+        if self.options.max_runs is not None:
+            keys = keys[: max(0, self.options.max_runs - self.report.ran)]
+        if not keys:
+            return False
+        tasks = self._tasks(keys)
+        by_id = {k.run_id: k for k in keys}
+        opts = ExecutorOptions(workers=self.options.workers, threads=self.options.threads,
+                               cpus=self.plan.resources.get("cpus", 1.0),
+                               gpus=self.plan.resources.get("gpus", 0.0),
+                               max_retries=self.plan.failures.retries, extra=self.options.extra)
+        executor = make_executor(self.options.executor, opts)
+        queue = list(reversed(tasks))
+        killed = False
+        try:
+            while (queue or executor.pending()) and not killed:
+                while queue and executor.pending() < executor.capacity:
+                    task, chunk = queue.pop()
+                    self.ledger.append(L.RUN_STARTED, {"run_ids": [k.run_id for k in chunk],
+                                                       "task_id": task.task_id})
+                    executor.submit(task)
+                for outcome in executor.wait(timeout=1.0):
+                    self._record(by_id[outcome.run_id], outcome)
+                    killed = killed or self._check_kill()
+        finally:
+            executor.close(cancel=killed or bool(queue) or executor.pending() > 0)
+        return killed
+
+    def _record(self, key: RunKey, outcome: Outcome) -> None:
+        data = {"run_id": key.run_id, "cell": key.cell, "role": key.role, "stage": key.stage,
+                "seed": key.seed, "params": dict(key.params), "metrics": dict(outcome.metrics),
+                "wall_s": outcome.wall_s, "peak_rss_mb": outcome.peak_rss_mb,
+                "env": {**outcome.env, **self.env_extra}, "executor": self.options.executor}
+        if outcome.ok:
+            record = self.ledger.append(L.RUN_OK, data)
+            self.report.ok += 1
+        else:
+            data.update(error=outcome.error, error_kind=outcome.error_kind)
+            record = self.ledger.append(L.RUN_FAILED, data)
+            self.report.failed += 1
+        self.results[key.run_id] = record
+        self.report.ran += 1
+        if self.plan.trial.cleanup:
+            req = RunRequest(key.run_id, key.role, key.cell, key.stage, key.seed, dict(key.params),
+                             str(run_dir(self.path, key.run_id).resolve()))
+            cleanup(self.plan.trial, req, self.plan.folder)
+        self.progress.advance(key, outcome)
+
+    def _check_kill(self) -> bool:
+        if not self.plan.kill:
+            return False
+        from .scope import evaluate_kill
+
+        fired = evaluate_kill(self.plan, list(self.results.values()), self.reused)
+        if fired is None:
+            return False
+        fired = {**fired, "plan_sha256": self.digest}
+        self.ledger.append(L.KILLED, fired)
+        self.report.killed = fired
+        return True
+
+
+def _role_counts(keys: list[RunKey]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for key in keys:
+        counts[key.role] = counts.get(key.role, 0) + 1
+    return counts
+
+
+def status(path: Path) -> dict[str, Any]:
+    """Counts for `exante status`: planned, completed, failed, pending, killed, and more."""
+    from . import protocol
+    from .spec import load_plan
+
+    path = Path(path)
+    plan = load_plan(path)
+    records = L.Ledger(ledger_path(path)).records()
+    results = terminal_records(records)
+    stage2 = any(r["event"] == L.STAGE and r["data"].get("run") for r in records)
+    keys = expand(plan, include_stage2=stage2) if plan.trial is not None else []
+    reused = protocol.reused_from_ledger(records) if plan.seed_protocol else None
+    if reused is not None:
+        keys = [k for k in keys if k.stage != "baseline_variance"]
+    ids = {k.run_id for k in keys}
+    done = [results[i] for i in ids if i in results]
+    completed = sum(r["event"] == L.RUN_OK for r in done)
+    failed = sum(r["event"] == L.RUN_FAILED for r in done)
+    current = registration.state(path)
+    by_role: dict[str, dict[str, int]] = {}
+    for key in keys:
+        slot = by_role.setdefault(key.role, {"planned": 0, "completed": 0, "failed": 0})
+        slot["planned"] += 1
+        if key.run_id in results:
+            slot["completed" if results[key.run_id]["event"] == L.RUN_OK else "failed"] += 1
+    return {"experiment_id": plan.experiment_id, "planned": len(keys), "completed": completed,
+            "failed": failed, "pending": len(keys) - completed - failed,
+            "killed": current.killed is not None, "kill": current.killed,
+            "deviated": current.deviated, "amendments": len(current.amendments),
+            "sealed": current.sealed_hash, "by_role": by_role, "stage2": stage2,
+            "reused_baseline": reused.get("source") if reused else None}

@@ -1,0 +1,376 @@
+"""Calling a trial: a Python function, a batched function, or a command.
+
+`execute_task` is the one function every executor runs on the worker side. It
+never raises for a failing trial: an exception, a non-zero exit, a timeout, a
+missing metric or a NaN becomes a failed `Outcome` with the reason, because a
+failed run is a record, not a crash (Hydra's `run_job` does the same).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """What the plan says to call. Exactly one of `target` (python/batched) or `argv` (command)."""
+
+    kind: str  # "python" | "batched" | "command"
+    target: str | None = None  # "package.module:function"
+    argv: tuple[str, ...] = ()  # command template, one token per element; never a shell
+    metric_regex: Mapping[str, str] = field(default_factory=dict)  # metric -> regex, group 1 = value
+    metric_json: str | None = None  # a JSON file (relative to run_dir) the command writes
+    timeout_s: float | None = None  # per run
+    cleanup: tuple[str, ...] = ()  # paths (templates) removed after the result is recorded
+    cwd: str | None = None  # relative to the plan's folder
+    env: Mapping[str, str] = field(default_factory=dict)
+    pythonpath: tuple[str, ...] = ()  # folders (relative to the plan) put on sys.path
+    group_by: tuple[str, ...] = ()  # batched: runs with equal values of these params share a call
+    max_batch: int = 64
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One run as the trial sees it."""
+
+    run_id: str
+    role: str  # baseline | arm | trap | tau
+    cell: str
+    stage: str
+    seed: int
+    params: Mapping[str, Any]
+    run_dir: str
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """The third argument of a Python trial: where to write and how many threads to use."""
+
+    run_id: str
+    run_dir: Path
+    role: str
+    cell: str
+    stage: str
+    seed: int
+    plan_dir: Path
+    threads: int
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Task:
+    """A unit of work for an executor: one run, or one batch for a batched trial."""
+
+    task_id: str
+    trial: TrialSpec
+    runs: tuple[RunRequest, ...]
+    plan_dir: str
+    metric_names: tuple[str, ...]  # required metrics, primary first
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came back for one run. `ok` is False for any failure, with `error_kind` saying which."""
+
+    run_id: str
+    ok: bool
+    metrics: Mapping[str, float]
+    error: str | None = None
+    error_kind: str | None = None  # exception|exit_code|timeout|missing_metric|nan|worker_died
+    wall_s: float = 0.0
+    peak_rss_mb: float | None = None
+    env: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "ok": self.ok,
+            "metrics": dict(self.metrics),
+            "error": self.error,
+            "error_kind": self.error_kind,
+            "wall_s": self.wall_s,
+            "peak_rss_mb": self.peak_rss_mb,
+            "env": dict(self.env),
+        }
+
+
+def failed(run_id: str, kind: str, error: str, **kw: Any) -> Outcome:
+    """A failed outcome; `kind` is one of Outcome.error_kind's values."""
+    return Outcome(run_id=run_id, ok=False, metrics={}, error=error, error_kind=kind, **kw)
+
+
+# ---------------------------------------------------------------- environment
+
+_ENV_CACHE: dict[str, Any] | None = None
+_KEY_PACKAGES = ("exante", "numpy", "scipy", "torch", "mnist1d", "ray", "submitit")
+
+
+def worker_environment() -> dict[str, Any]:
+    """Python, key package versions, host and CPU of this worker (computed once per process)."""
+    global _ENV_CACHE
+    if _ENV_CACHE is None:
+        from importlib import metadata
+
+        versions = {}
+        for name in _KEY_PACKAGES:
+            try:
+                versions[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                pass
+        _ENV_CACHE = {
+            "python": platform.python_version(),
+            "packages": versions,
+            "host": socket.gethostname(),
+            "cpu": _cpu_model(),
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(terse=True),
+        }
+    return dict(_ENV_CACHE)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _reset_peak_rss() -> None:
+    # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0), so a reused worker
+    # reports each run's own peak rather than the worker's lifetime peak.
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def set_threads(threads: int) -> None:
+    """Pin intra-op threads in this worker (env for OpenMP/MKL, torch if already imported)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def check_metrics(raw: Any, required: tuple[str, ...]) -> tuple[dict[str, float] | None, str, str]:
+    """Validate what a trial returned. Returns (metrics, error_kind, error); metrics None on failure."""
+    if not isinstance(raw, Mapping):
+        return None, "exception", f"trial returned {type(raw).__name__}, expected a dict of metrics"
+    metrics: dict[str, float] = {}
+    for key, value in raw.items():
+        try:
+            metrics[str(key)] = float(value)
+        except (TypeError, ValueError):
+            return None, "exception", f"metric {key!r} is {value!r}, expected a number"
+    missing = [m for m in required if m not in metrics]
+    if missing:
+        return None, "missing_metric", f"missing metric(s) {missing}; got {sorted(metrics)}"
+    bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
+    if bad:
+        return dict(metrics), "nan", f"non-finite metric(s): {bad}"
+    return metrics, "", ""
+
+
+def extract_metrics(trial: TrialSpec, stdout: str, run_dir: Path) -> dict[str, Any]:
+    """Metrics of a command run: last regex match on stdout per metric, then the JSON file."""
+    found: dict[str, Any] = {}
+    for name, pattern in trial.metric_regex.items():
+        matches = re.findall(pattern, stdout, flags=re.MULTILINE)
+        if matches:
+            last = matches[-1]
+            found[name] = last[0] if isinstance(last, tuple) else last
+    if trial.metric_json:
+        path = run_dir / trial.metric_json
+        if path.is_file():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+            if isinstance(data, Mapping):
+                found.update({k: v for k, v in data.items() if k not in found})
+    return found
+
+
+# ---------------------------------------------------------------- calling
+
+
+_FN_CACHE: dict[str, Callable] = {}
+
+
+def resolve(target: str, plan_dir: Path, pythonpath: tuple[str, ...] = ()) -> Callable:
+    """Import `module:function`, with the plan's folder and `pythonpath` on sys.path."""
+    if target in _FN_CACHE:
+        return _FN_CACHE[target]
+    for folder in (str(plan_dir), *(str((plan_dir / p).resolve()) for p in pythonpath)):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    fn = module
+    for part in attr.split("."):
+        fn = getattr(fn, part)
+    if not callable(fn):
+        raise TypeError(f"{target} is not callable")
+    _FN_CACHE[target] = fn
+    return fn
+
+
+def _context(task: Task, run: RunRequest) -> TrialContext:
+    return TrialContext(
+        run_id=run.run_id,
+        run_dir=Path(run.run_dir),
+        role=run.role,
+        cell=run.cell,
+        stage=run.stage,
+        seed=run.seed,
+        plan_dir=Path(task.plan_dir),
+        threads=task.threads,
+        params=run.params,
+    )
+
+
+def _finish(run: RunRequest, raw: Any, required: tuple[str, ...], wall: float, env) -> Outcome:
+    metrics, kind, error = check_metrics(raw, required)
+    peak = _peak_rss_mb()
+    if kind:
+        return failed(run.run_id, kind, error, wall_s=wall, peak_rss_mb=peak, env=env)
+    return Outcome(run.run_id, True, metrics, wall_s=wall, peak_rss_mb=peak, env=env)
+
+
+def _exception_text(exc: BaseException) -> str:
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return f"{type(exc).__name__}: {exc}\n" + "".join(tb[-6:])
+
+
+def _run_python(task: Task, fn: Callable) -> list[Outcome]:
+    env = worker_environment()
+    outcomes = []
+    for run in task.runs:
+        Path(run.run_dir).mkdir(parents=True, exist_ok=True)
+        _reset_peak_rss()
+        start = time.perf_counter()
+        try:
+            raw = fn(dict(run.params), run.seed, _context(task, run))
+        except Exception as exc:  # the trial's failure is a record, not ours
+            outcomes.append(failed(run.run_id, "exception", _exception_text(exc),
+                                   wall_s=time.perf_counter() - start, env=env))
+            continue
+        outcomes.append(_finish(run, raw, task.metric_names, time.perf_counter() - start, env))
+    return outcomes
+
+
+def _run_batched(task: Task, fn: Callable) -> list[Outcome]:
+    env = worker_environment()
+    for run in task.runs:
+        Path(run.run_dir).mkdir(parents=True, exist_ok=True)
+    _reset_peak_rss()
+    start = time.perf_counter()
+    try:
+        raws = list(fn(list(task.runs), _context(task, task.runs[0])))
+    except Exception as exc:
+        wall = time.perf_counter() - start
+        text = _exception_text(exc)
+        return [failed(r.run_id, "exception", text, wall_s=wall, env=env) for r in task.runs]
+    wall = (time.perf_counter() - start) / len(task.runs)  # the batch's time, shared equally
+    if len(raws) != len(task.runs):
+        error = f"batched trial returned {len(raws)} results for {len(task.runs)} runs"
+        return [failed(r.run_id, "exception", error, wall_s=wall, env=env) for r in task.runs]
+    return [_finish(r, raw, task.metric_names, wall, env) for r, raw in zip(task.runs, raws)]
+
+
+def execute_task(task: Task) -> list[Outcome]:
+    """Run every run of `task` in this process; one Outcome per run, never an exception."""
+    set_threads(task.threads)
+    if task.trial.kind == "command":
+        from .command import run_command
+
+        return [run_command(task, run) for run in task.runs]
+    try:
+        fn = resolve(task.trial.target or "", Path(task.plan_dir), task.trial.pythonpath)
+    except Exception as exc:
+        text = f"cannot import {task.trial.target}: {_exception_text(exc)}"
+        return [failed(r.run_id, "exception", text) for r in task.runs]
+    if task.trial.kind == "batched":
+        return _run_batched(task, fn)
+    return _run_python(task, fn)
+
+
+def cleanup(trial: TrialSpec, run: RunRequest, plan_dir: Path) -> list[str]:
+    """Remove the plan's registered cleanup paths for a finished run; returns what was removed.
+
+    Only paths inside the run's own folder or the plan's folder are touched.
+    """
+    removed = []
+    allowed = (Path(run.run_dir).resolve(), plan_dir.resolve())
+    for template in trial.cleanup:
+        target = Path(format_template(template, run))
+        if not target.is_absolute():
+            target = plan_dir / target
+        target = target.resolve()
+        if not any(target == root or root in target.parents for root in allowed):
+            continue
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+            removed.append(str(target))
+        elif target.exists():
+            target.unlink()
+            removed.append(str(target))
+    return removed
+
+
+class _Fields(dict):
+    def __missing__(self, key: str) -> str:
+        raise KeyError(key)
+
+
+def format_template(token: str, run: RunRequest) -> str:
+    """Fill `{seed}`, `{run_dir}`, `{run_id}`, `{role}`, `{cell}` and `{<param>}` in one token."""
+    fields = _Fields({k: _fmt_value(v) for k, v in run.params.items()})
+    fields.update(seed=run.seed, run_dir=run.run_dir, run_id=run.run_id, role=run.role,
+                  cell=run.cell, stage=run.stage, python=sys.executable)
+    return token.format_map(fields)
+
+
+def _fmt_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
