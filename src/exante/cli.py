@@ -89,16 +89,11 @@ def lock(path: Path) -> None:
     click.echo(f"locked {path}\nsha256 {digest}")
     for name in sorted(data.get("fingerprints", {})):
         click.echo(f"  sealed {name}  {data['fingerprints'][name][:16]}")
-    _design_check(path)
+    if "design_check" in data:
+        from .designcheck import lines
 
-
-def _design_check(path: Path) -> None:
-    try:
-        from .decide import design_check_for_lock
-    except ImportError:  # pragma: no cover - decide lands with the statistics issue
-        return
-    for line in design_check_for_lock(path):
-        click.echo(line)
+        for line in lines(data["design_check"], data["design_check"]["gates"]):
+            click.echo(line)
 
 
 @main.command()
@@ -205,6 +200,31 @@ def _print_sweep(report) -> None:
                                                                   else ""))
         click.echo("the plan cannot be re-run without a new lock; write the postmortem: "
                    "exante postmortem <id>")
+
+
+@main.command()
+@PLAN
+@click.option("--json", "as_json", is_flag=True, help="Print result.json.")
+def decide(path: Path, as_json: bool) -> None:
+    """Apply the registered rules to the ledger of PATH; write result.json."""
+    from .decide import decide as decide_
+
+    result = decide_(_plan_path(path))
+    if as_json:
+        _echo_json(result)
+        return
+    tier = f" ({result['tier']})" if result.get("tier") else ""
+    click.echo(f"{result['experiment_id']}: {result['verdict']}{tier}")
+    for reason in result["verdict_reasons"]:
+        click.echo(f"  {reason}")
+    for trap in result["traps"]:
+        click.echo(f"  trap {trap['name']}: " + {True: "behaved as registered",
+                                                  False: "MISBEHAVED",
+                                                  None: "not judged"}[trap["passed"]])
+    for factor, v in ((result.get("factorial") or {}).get("factor_verdicts") or {}).items():
+        click.echo(f"  {factor}: {v['verdict']} ({v['why']})")
+    for c in result["caveats"]:
+        click.echo(f"  caveat {c['code']}: {c['message']}")
 
 
 @main.command()

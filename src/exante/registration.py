@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ledger as L
-from . import seal
+from . import designcheck, seal
 from .errors import FingerprintError, InputError, RefusedError, TamperedError
 from .paths import ledger_path
 from .spec import Plan, load_plan
@@ -157,11 +157,34 @@ def lock(path: Path) -> tuple[str, dict[str, Any]]:
         raise RefusedError(f"{path} was locked before (sha256 {current.sealed_hash[:12]}…); a "
                            f"change goes through `exante amend {path} --reason ... --seen ...`")
     prints = fingerprints(plan) if plan is not None else {}
+    gate_rows = designcheck.gates(plan) if plan is not None else []  # refuse before sealing
     digest = seal.lock(path)
     data = {"plan_sha256": digest, "plan_file": path.name, "fingerprints": prints,
             "experiment_id": plan.experiment_id if plan else path.stem}
-    L.Ledger(ledger_path(path)).append(L.LOCKED, data)
+    ledger = L.Ledger(ledger_path(path))
+    ledger.append(L.LOCKED, data)
+    if plan is not None and plan.primary is not None and plan.primary.direction is not None:
+        check = {**_design_check(plan, path), "gates": gate_rows, "plan_sha256": digest}
+        ledger.append(L.DESIGN_CHECK, check)
+        data["design_check"] = check
     return digest, data
+
+
+def _design_check(plan: Plan, path: Path) -> dict[str, Any]:
+    """The design check with the measured baseline SD when one exists, else the stated σ."""
+    sigma, source = plan.decision.sigma_guess, "decision.sigma_guess"
+    if plan.seed_protocol is not None and plan.seed_protocol.reuse:
+        store = plan.folder / plan.seed_protocol.reuse
+        if store.is_file():
+            import json
+            import statistics
+
+            values = [r["value"] for r in json.loads(store.read_text())["runs"]]
+            if len(values) >= 2:
+                sigma, source = statistics.stdev(values), f"measured baseline ({store.name})"
+    if sigma is None:
+        source = "not stated (effects in SD units)"
+    return designcheck.design_check(plan, sigma=sigma, sigma_source=source)
 
 
 def amend(path: Path, *, reason: str, seen: str) -> dict[str, Any]:

@@ -1,0 +1,173 @@
+"""Caveats computed from the data (STATS.md section 4), never typed in by hand.
+
+Each caveat is `{"code", "message"}`; the message carries the numbers that
+triggered it so a reader can judge it without opening result.json.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import stats
+from .design import ARM, BASELINE
+from .spec import Plan
+
+PER_CELL_NULL_RATE = 0.031  # rule A as published, 5 vs 3(+2) seeds (STATS.md table)
+
+
+def _c(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+def caveats_for(plan: Plan, analysis: dict[str, Any], result: dict[str, Any]) -> list[dict]:
+    """All caveats that apply to this result, in a stable order."""
+    cells, comps = analysis["cells"], analysis["comparisons"]
+    arms = [c for c in comps if c["role"] == ARM]
+    out: list[dict[str, str]] = []
+    out += _low_power(plan, cells)
+    out += _optional_stopping(analysis)
+    out += _winners_curse(result, arms, cells)
+    out += _multiplicity(plan, comps)
+    out += _shared_baseline(arms)
+    out += _outliers(plan, cells, arms)
+    out += _zero_variance(cells)
+    out += _failed(plan, cells)
+    if result.get("deviated"):
+        out.append(_c("DEVIATED", "the plan was amended after runs had started; see the "
+                                  "amendments: the result is not what was pre-registered"))
+    out.append(_c("SEED_VARIANCE_ONLY", "seeds should randomise data order, splits and "
+                                        "augmentation too, not only initialisation "
+                                        "(Bouthillier et al. 2021); check what the trial's seed "
+                                        "controls"))
+    out += _sigma_definition(arms)
+    out += _test_disagree(arms, plan)
+    return out
+
+
+def _low_power(plan: Plan, cells: list[dict]) -> list[dict]:
+    ns = [c["stats"]["n"] for c in cells if c["role"] in (BASELINE, ARM)]
+    if not ns or min(ns) > 5:
+        return []
+    need = stats.seeds_for_power(1.0, alpha=plan.analysis.alpha)
+    return [_c("LOW_POWER", f"as few as {min(ns)} runs per cell: a NEUTRAL or non-significant "
+                            f"result is not evidence of no effect (the seed-003 rule's power at "
+                            f"d = 1 is about 22%); {need} seeds per group give 80% power at d = 1")]
+
+
+def _optional_stopping(analysis: dict) -> list[dict]:
+    extended = any(r["event"] == "STAGE" and r["data"].get("run") for r in analysis["records"])
+    if not extended:
+        return []
+    return [_c("OPTIONAL_STOPPING", "the registered stage 2 ran (2 more seeds because stage 1 was "
+                                    "within 2σ); under no effect this raises the false-WINNER "
+                                    "rate from about 2.6% to 3.1% (rule A)")]
+
+
+def _winners_curse(result: dict, arms: list[dict], cells: list[dict]) -> list[dict]:
+    winners = [a for a in arms if a.get("sigma_verdict") == "WINNER"
+               or (a.get("p_value") is not None and a["p_value"] < 0.05 and a["mean_diff"] > 0)]
+    small = [a for a in winners if (a.get("n_exp") or 0) <= 5]
+    if not small:
+        return []
+    shown = ", ".join(f"{a['cell']} (g = {_f(a.get('hedges_g'))}, CI of d "
+                      f"[{_f(a.get('d_ci_low'))}, {_f(a.get('d_ci_high'))}])" for a in small[:4])
+    return [_c("WINNERS_CURSE", f"winning effects estimated from ≤ 5 seeds are inflated (true "
+                                f"d = 0.5 showed a mean winning Δ of 1.52σ, 3× too large): "
+                                f"{shown}")]
+
+
+def _multiplicity(plan: Plan, comps: list[dict]) -> list[dict]:
+    k = len(comps)
+    if k <= 1:
+        return []
+    expected = stats.expected_false_passes(PER_CELL_NULL_RATE, k)
+    return [_c("MULTIPLICITY", f"{k} comparisons against the baseline (arms and traps): Welch p "
+                               f"values are Holm-adjusted across this family; expected false "
+                               f"WINNERs under no effect ≈ {k} × 0.031 = {expected:.2f}")]
+
+
+def _shared_baseline(arms: list[dict]) -> list[dict]:
+    if len(arms) < 2:
+        return []
+    wins = [a for a in arms if a.get("sigma_verdict") == "WINNER"]
+    msg = (f"{len(arms)} cells share one baseline: false wins cluster on an unlucky baseline "
+           f"draw (18 null cells gave P(≥1 false WINNER) = 17.8% unadjusted, 1.3% Holm-Welch)")
+    if len(wins) >= max(2, len(arms) // 2):
+        msg += f"; {len(wins)} of {len(arms)} cells 'win' together — suspect the baseline draw"
+    return [_c("SHARED_BASELINE", msg)]
+
+
+def _outliers(plan: Plan, cells: list[dict], arms: list[dict]) -> list[dict]:
+    base = next((c for c in cells if c["role"] == BASELINE), None)
+    if base is None:
+        return []
+    rule = "A" if plan.decision.sigma == "baseline" else "B"
+    flagged = []
+    for arm in arms:
+        cell = next(c for c in cells if c["name"] == arm["cell"])
+        b = np.array([np.nan if v is None else v for v in base["values"]], dtype=float)
+        e = np.array([np.nan if v is None else v for v in cell["values"]], dtype=float)
+        b, e = b[np.isfinite(b)], e[np.isfinite(e)]
+        if len(b) < 3 or len(e) < 3:
+            continue
+
+        def fn(bb, ee):
+            return stats.sigma_verdict(bb, ee, direction=plan.primary.direction, rule=rule,
+                                       threshold=plan.decision.threshold).verdict
+
+        if stats.outlier_sensitive(b, e, fn):
+            flagged.append(arm["cell"])
+    if not flagged:
+        return []
+    return [_c("OUTLIER_SENSITIVE", f"leaving out a single run changes the verdict for: "
+                                    f"{', '.join(flagged[:6])}")]
+
+
+def _zero_variance(cells: list[dict]) -> list[dict]:
+    zero = [c["name"] for c in cells if "ZERO_VARIANCE" in (c["stats"].get("flags") or [])]
+    if not zero:
+        return []
+    return [_c("ZERO_VARIANCE", f"no spread across seeds in {', '.join(zero[:6])}: no d or p is "
+                                "computed there and no WINNER is emitted from it")]
+
+
+def _failed(plan: Plan, cells: list[dict]) -> list[dict]:
+    n = sum(len(c["failed"]) for c in cells)
+    if n == 0:
+        return []
+    how = (f"scored as the registered worst value {plan.failures.worst:g}"
+           if plan.failures.policy == "count_as_worst" else "excluded from the statistics")
+    kinds = sorted({f["error_kind"] or "?" for c in cells for f in c["failed"]})
+    return [_c("FAILED_RUNS", f"{n} run(s) failed ({', '.join(kinds)}); per the plan they are "
+                              f"{how}, and every one is listed in the ledger")]
+
+
+def _sigma_definition(arms: list[dict]) -> list[dict]:
+    differ = [a["cell"] for a in arms if a.get("sigma") and
+              a["sigma"].get("verdict_rule_a") != a["sigma"].get("verdict_rule_b")]
+    if not differ:
+        return []
+    return [_c("SIGMA_DEFINITION", f"rule A (baseline SD) and rule B (pooled SD) disagree for "
+                                   f"{', '.join(differ[:6])}; the registered rule decides")]
+
+
+def _test_disagree(arms: list[dict], plan: Plan) -> list[dict]:
+    bad = []
+    for a in arms:
+        p, verdict_ = a.get("p_value"), a.get("sigma_verdict")
+        if p is None or verdict_ is None:
+            continue
+        significant = p < plan.analysis.alpha
+        if (verdict_ in ("WINNER", "LOSER")) != significant:
+            bad.append(f"{a['cell']} ({verdict_}, Welch p = {p:.3g})")
+    if not bad or plan.decision.rule != "sigma":
+        return []
+    return [_c("VERDICT_TEST_DISAGREE", f"the 2σ verdict and Welch's test disagree: "
+                                        f"{'; '.join(bad[:4])}")]
+
+
+def _f(x: Any) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2f}"
