@@ -279,3 +279,49 @@ def _summary(record: dict[str, Any]) -> str:
     if event == "KILLED":
         return f"rule {d['rule']}: {d['when']}"
     return ", ".join(f"{k}={v}" for k, v in list(d.items())[:4])[:100]
+
+
+# ---------------------------------------------------------------- demo
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("exante-demo"),
+              show_default=True, help="Registry folder for the study (resumes if it exists).")
+@click.option("--quick", is_flag=True,
+              help="Smoke test: 2 epochs instead of 20, labelled as NOT the registered study.")
+@click.option("--workers", type=int, default=None, help="Parallel workers (default: CPU count).")
+@click.option("--executor", type=click.Choice(["inline", "local", "ray", "slurm"]),
+              default="local", show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def demo(out: Path, quick: bool, workers: int | None, executor: str, quiet: bool) -> None:
+    """Run the pre-registered MLP ablation study end to end (seed 002)."""
+    import os
+
+    from . import demo as demo_mod
+    from . import registration, runner
+
+    plan, resumed = demo_mod.prepare(out, quick=quick)
+    if resumed:
+        click.echo(f"resuming {plan} (seal and ledger verified)")
+    else:
+        digest, data = registration.lock(plan)
+        click.echo(f"sealed {plan}\nsha256 {digest}")
+        from .designcheck import lines
+
+        for line in lines(data["design_check"], data["design_check"]["gates"]):
+            click.echo(line)
+    options = runner.RunOptions(executor=executor, workers=workers or (os.cpu_count() or 1))
+    report = runner.run(plan, options, progress=None if quiet else _rich_progress())
+    _print_sweep(report)
+    outputs = demo_mod.write_outputs(plan, out / "experiments")
+    import json
+
+    result = json.loads(outputs["result"].read_text())
+    click.echo(f"\nverdict: {result['verdict']}")
+    for factor, v in ((result.get("factorial") or {}).get("factor_verdicts") or {}).items():
+        click.echo(f"  {factor:13s} {v['verdict']:12s} {v['why']}")
+    click.echo("")
+    for name, path in outputs.items():
+        click.echo(f"{name:12s} {path}")
+    if report.killed:
+        sys.exit(1)
