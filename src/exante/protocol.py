@@ -111,21 +111,20 @@ def stage2_needed(plan: Plan, results: dict[str, dict], reused: dict | None
     if finished_stage1 < len(proto.stage1) or len(base) < 2:
         return None, {}
     exp = [v for v in stage1 if math.isfinite(v)]
-    if len(exp) < 1:
-        return True, {"why": "no finite stage-1 result"}
-    sign = 1.0 if plan.primary.direction == "higher" else -1.0
-    delta = sign * (float(np.mean(exp)) - float(np.mean(base)))
-    sd_b = float(np.std(base, ddof=1))
-    sd_e = float(np.std(exp, ddof=1)) if len(exp) > 1 else 0.0
-    sigma = sd_b if plan.decision.sigma == "baseline" else math.sqrt((sd_b**2 + sd_e**2) / 2)
-    if sigma <= 1e-12 * max(1.0, abs(float(np.mean(base)))):
-        return True, {"why": "zero baseline variance: z is undefined", "z": None}
-    z = delta / sigma
-    need = abs(z) < plan.decision.threshold
+    if len(exp) < 2:
+        return True, {"why": f"only {len(exp)} finite stage-1 result(s): z needs at least 2"}
+    from .stats import sigma_z
+
+    z_a, z_b = sigma_z(base, exp, direction=plan.primary.direction)
+    z = z_a if plan.decision.sigma == "baseline" else z_b
     rule = "A (baseline SD)" if plan.decision.sigma == "baseline" else "B (pooled SD)"
+    if z is None:
+        return False, {"z": None, "why": f"z undefined under rule {rule} (zero baseline "
+                                         "variance): more seeds cannot make it decidable"}
+    need = abs(z) < plan.decision.threshold
     why = (f"|z| = {abs(z):.3f} {'<' if need else '>='} {plan.decision.threshold} under rule "
            f"{rule}: {'run' if need else 'skip'} the registered stage-2 seeds")
-    return need, {"z": z, "delta": delta, "sigma": sigma, "why": why}
+    return need, {"z": z, "z_rule_a": z_a, "z_rule_b": z_b, "why": why}
 
 
 def store_baseline(plan: Plan, plan_path: Path, results: dict[str, dict], ledger_head: str) -> Path | None:

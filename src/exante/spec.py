@@ -97,6 +97,7 @@ class SeedProtocol:
     stage1: tuple[int, ...] = (42, 137, 256)
     stage2: tuple[int, ...] = (512, 1024)
     reuse: str | None = None  # where the measured baseline is kept, relative to the plan
+    report: str | None = None  # where the seed-003 experiment report goes, relative to the plan
 
 
 @dataclass(frozen=True)
@@ -507,13 +508,15 @@ def _decision(r: _Reader, node: Any) -> Decision:
 def _seed_protocol(r: _Reader, node: Any) -> SeedProtocol | None:
     if node is None:
         return None
-    s = r.mapping(node, "seed_protocol", ("baseline_seeds", "stage1", "stage2", "reuse"))
+    s = r.mapping(node, "seed_protocol", ("baseline_seeds", "stage1", "stage2", "reuse",
+                                          "report"))
     default = SeedProtocol()
     return SeedProtocol(
         r.seeds(s.get("baseline_seeds"), "seed_protocol.baseline_seeds") or default.baseline_seeds,
         r.seeds(s.get("stage1"), "seed_protocol.stage1") or default.stage1,
         r.seeds(s.get("stage2"), "seed_protocol.stage2") or default.stage2,
         r.string(s.get("reuse"), "seed_protocol.reuse"),
+        r.string(s.get("report"), "seed_protocol.report"),
     )
 
 

@@ -1,0 +1,77 @@
+"""exante's statistics layer: pure functions, arrays in, records out (see STATS.md).
+
+Modules:
+    describe      per-configuration summary (CellStats)
+    compare       experiment vs baseline (Comparison) and Welch TOST (Equivalence)
+    effect        Welch, Cohen's d / Hedges g, d CI, P(improvement), permutation p
+    multiplicity  Holm adjustment, family-wise rates
+    sigma         the seed-003 2-sigma protocol (SigmaVerdict), outlier sensitivity
+    tau           the tau baseline (TauSummary)
+    anova         full-factorial Type II ANOVA (AnovaTable)
+    marginal      main effects as marginal-mean differences (MainEffects)
+    simulate      operating characteristics by simulation, seeds for power
+
+Every record is a frozen dataclass whose ``to_dict()`` is JSON-safe (no NaN
+or Inf: undefined numbers are None and a ``StatFlag`` says why). Randomness
+enters only through explicit ``numpy.random.Generator`` arguments.
+"""
+
+from exante.stats._common import Direction, StatFlag
+from exante.stats.anova import AnovaTable, AnovaTerm, factorial_anova
+from exante.stats.compare import Comparison, Equivalence, compare, tost
+from exante.stats.describe import CellStats, describe
+from exante.stats.effect import SizeLabel, hedges_j
+from exante.stats.marginal import (AVERAGED_TAG, CellMean, LevelEffect, MainEffect, MainEffects,
+                                   main_effects)
+from exante.stats.multiplicity import expected_false_passes, familywise_false_pass, holm
+from exante.stats.sigma import (SigmaRule, SigmaVerdict, Tier, Verdict, needs_extension,
+                                outlier_sensitive, sigma_protocol, sigma_verdict, sigma_z)
+from exante.stats.simulate import (ProtocolOC, RuleRate, SharedBaselineOC, seeds_for_power,
+                                   sigma_pass, simulate_rule, simulate_shared_baseline,
+                                   simulate_sigma_protocol, welch_pass)
+from exante.stats.tau import TauSummary, tau_summary
+
+__all__ = [
+    "AVERAGED_TAG",
+    "AnovaTable",
+    "AnovaTerm",
+    "CellMean",
+    "CellStats",
+    "Comparison",
+    "Direction",
+    "Equivalence",
+    "LevelEffect",
+    "MainEffect",
+    "MainEffects",
+    "ProtocolOC",
+    "RuleRate",
+    "SharedBaselineOC",
+    "SigmaRule",
+    "SigmaVerdict",
+    "SizeLabel",
+    "StatFlag",
+    "TauSummary",
+    "Tier",
+    "Verdict",
+    "compare",
+    "describe",
+    "expected_false_passes",
+    "factorial_anova",
+    "familywise_false_pass",
+    "hedges_j",
+    "holm",
+    "main_effects",
+    "needs_extension",
+    "outlier_sensitive",
+    "seeds_for_power",
+    "sigma_pass",
+    "sigma_protocol",
+    "sigma_verdict",
+    "sigma_z",
+    "simulate_rule",
+    "simulate_shared_baseline",
+    "simulate_sigma_protocol",
+    "tau_summary",
+    "tost",
+    "welch_pass",
+]
