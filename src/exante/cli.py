@@ -281,6 +281,18 @@ def _summary(record: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in list(d.items())[:4])[:100]
 
 
+# ---------------------------------------------------------------- records
+
+def _register_record_commands() -> None:
+    from .cli_records import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_record_commands()
+
+
 # ---------------------------------------------------------------- demo
 
 

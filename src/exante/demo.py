@@ -64,8 +64,10 @@ def write_outputs(plan: Path, root: Path) -> dict[str, Path]:
 
     decide_mod.decide(plan)
     outputs: dict[str, Path] = {"result": plan.parent / "result.json"}
-    outputs.update(render_report(plan))
+    report = [Path(p) for p in render_report(plan)]
+    outputs.update({p.name: p for p in report if p.suffix in (".md", ".html")})
     html, pdf = render_paper(plan)
-    outputs.update({"paper_html": html, "paper_pdf": pdf, "deck": render_deck(plan)})
-    outputs.update(registry.rollup(root))
+    outputs.update({"paper (HTML)": Path(html), "paper (PDF)": Path(pdf),
+                    "readout deck": Path(render_deck(plan))})
+    outputs.update({Path(p).name: Path(p) for p in registry.rollup(root)})
     return outputs

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ledger as L
-from . import designcheck, seal
+from . import seal
 from .errors import FingerprintError, InputError, RefusedError, TamperedError
 from .paths import ledger_path
 from .spec import Plan, load_plan
@@ -157,6 +157,8 @@ def lock(path: Path) -> tuple[str, dict[str, Any]]:
         raise RefusedError(f"{path} was locked before (sha256 {current.sealed_hash[:12]}…); a "
                            f"change goes through `exante amend {path} --reason ... --seen ...`")
     prints = fingerprints(plan) if plan is not None else {}
+    from . import designcheck  # late: it loads scipy, which most verbs never need
+
     gate_rows = designcheck.gates(plan) if plan is not None else []  # refuse before sealing
     digest = seal.lock(path)
     data = {"plan_sha256": digest, "plan_file": path.name, "fingerprints": prints,
@@ -184,6 +186,8 @@ def _design_check(plan: Plan, path: Path) -> dict[str, Any]:
                 sigma, source = statistics.stdev(values), f"measured baseline ({store.name})"
     if sigma is None:
         source = "not stated (effects in SD units)"
+    from . import designcheck
+
     return designcheck.design_check(plan, sigma=sigma, sigma_source=source)
 
 

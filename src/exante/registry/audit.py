@@ -1,0 +1,265 @@
+"""The audit: every result traced to a lock that existed before it.
+
+For every experiment under the registry root:
+
+- ``ledger``       the hash chain verifies, line by line;
+- ``seal``         the plan's text still hashes to its seal, and that seal is the last lock;
+- ``result-lock``  each result (result.json and every DECIDED record) names a plan hash
+                   that was LOCKED or AMENDED in this ledger before the runs it rests on,
+                   and its ledger head is a record of this ledger; every sweep started
+                   under the hash in force;
+- ``fingerprints`` the sealed code and data files hash as they did at the lock;
+- ``git-order``    inside git, the commit that added the sealed plan is an ancestor of (or
+                   equal to) the commits that added its first results;
+- ``postmortem``   a killed experiment has a written postmortem (a warning; `--strict`
+                   makes it a failure).
+
+Each check gives one `AuditRow`: ok, FAIL, warn or skip, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from .. import ledger as L
+from .. import seal
+from ..errors import ExanteError
+from . import gitlog
+from .catalogue import Entry, build_catalogue
+from .postmortem import WRITTEN
+
+OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
+RUN_EVENTS = (L.RUN_STARTED, L.RUN_OK, L.RUN_FAILED)
+RUN_OK_NEEDLE = '"event":"RUN_OK"'  # as canonical JSON writes it
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    experiment: str
+    check: str
+    status: str
+    detail: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def audit_failed(rows: Iterable[AuditRow], *, strict: bool = False) -> bool:
+    """True when any row FAILed, or (strict) a killed experiment lacks a written postmortem."""
+    return any(r.status == FAIL or (strict and r.check == "postmortem" and r.status != OK)
+               for r in rows)
+
+
+def audit(root: Path | str = "experiments") -> list[AuditRow]:
+    """Audit every experiment under `root`; never raises for a finding (each is a row)."""
+    root = Path(root)
+    cat = build_catalogue(root)
+    rows: list[AuditRow] = []
+    for entry in cat.entries:
+        rows += _audit_entry(root, entry)
+    return rows
+
+
+def _audit_entry(root: Path, e: Entry) -> list[AuditRow]:
+    folder = root / e.folder
+    plan = root / e.plan_file if e.plan_file else None
+    rows = []
+    records, chain = _chain(e, folder)
+    rows.append(chain)
+    rows.append(_seal(e, plan, records))
+    rows += _result_lock(e, folder, records)
+    rows.append(_fingerprints(e, plan, records))
+    rows.append(_git_order(e, folder, plan))
+    if e.killed:
+        rows.append(AuditRow(e.id, "postmortem", OK if e.postmortem == WRITTEN else WARN,
+                             {"written": "written", "draft": "draft: TODO(postmortem) markers "
+                              "left"}.get(e.postmortem, "killed without a postmortem; write it: "
+                                                        f"exante postmortem {e.id}")))
+    return rows
+
+
+def _chain(e: Entry, folder: Path) -> tuple[list[dict[str, Any]], AuditRow]:
+    ledger = L.Ledger(folder / "ledger.jsonl")
+    if not ledger.exists():
+        status = SKIP if e.kind != "orphan" and e.verdict == "UNSEALED" else FAIL
+        return [], AuditRow(e.id, "ledger", status, "no ledger.jsonl (never locked)")
+    try:
+        scan = ledger.scan(verify=True)
+    except ExanteError as exc:
+        return [], AuditRow(e.id, "ledger", FAIL, str(exc))
+    torn = f"; a torn last line ({len(scan.torn)} bytes) awaits repair" if scan.torn else ""
+    return scan.records, AuditRow(e.id, "ledger", OK if not torn else WARN,
+                                  f"{len(scan.records)} records, chain intact{torn}")
+
+
+def _locks(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r["event"] in (L.LOCKED, L.AMENDED)]
+
+
+def _seal(e: Entry, plan: Path | None, records: list[dict[str, Any]]) -> AuditRow:
+    if plan is None or not plan.is_file():
+        return AuditRow(e.id, "seal", FAIL, "the plan file is missing")
+    try:
+        digest = seal.verify(plan)
+    except ExanteError as exc:
+        status = SKIP if not _locks(records) and "not sealed" in str(exc) else FAIL
+        return AuditRow(e.id, "seal", status, str(exc))
+    locks = _locks(records)
+    if not locks:
+        return AuditRow(e.id, "seal", FAIL, f"sealed ({digest[:12]}…) but the ledger has no "
+                                            "LOCKED record")
+    last = locks[-1]["data"].get("plan_sha256")
+    if last != digest:
+        return AuditRow(e.id, "seal", FAIL, f"the plan is sealed as {digest[:12]}… but the last "
+                                            f"lock in the ledger is {str(last)[:12]}…")
+    return AuditRow(e.id, "seal", OK, f"sha256 {digest[:12]}… = last lock")
+
+
+def _check_hash(records: list[dict[str, Any]], digest: str | None, what: str,
+                deviated_ok: bool) -> tuple[str, str]:
+    """Was `digest` locked before every run event? (status, detail)."""
+    locks = _locks(records)
+    runs = [r["seq"] for r in records if r["event"] in RUN_EVENTS]
+    first_run = min(runs) if runs else None
+    if locks and first_run is not None and first_run < locks[0]["seq"]:
+        return FAIL, f"runs were recorded (seq {first_run}) before the first lock"
+    mine = [r for r in locks if r["data"].get("plan_sha256") == digest]
+    if not mine:
+        return FAIL, f"{what}'s plan sha256 {str(digest)[:12]}… was never locked in this ledger"
+    lock = mine[0]
+    if first_run is None or lock["seq"] < first_run:
+        return OK, f"{what} rests on {str(digest)[:12]}…, locked (seq {lock['seq']}) before " \
+                   "every run"
+    if lock["event"] == L.AMENDED and lock["data"].get("after_runs") and deviated_ok:
+        return WARN, (f"{what} rests on an amendment made after runs had started (seq "
+                      f"{lock['seq']}); declared as a deviation")
+    return FAIL, (f"{what}'s plan sha256 {str(digest)[:12]}… was locked (seq {lock['seq']}) "
+                  f"after runs had started (seq {first_run}) and not declared as a deviation")
+
+
+def _result_lock(e: Entry, folder: Path, records: list[dict[str, Any]]) -> list[AuditRow]:
+    rows = []
+    path = folder / "result.json"
+    if path.is_file():
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            return [AuditRow(e.id, "result-lock", FAIL, f"result.json unreadable: {exc}")]
+        status, detail = _check_hash(records, result.get("plan_sha256"), "result.json",
+                                     bool(result.get("deviated")))
+        heads = {r["hash"] for r in records}
+        if status != FAIL and result.get("ledger_head") not in heads:
+            head = str(result.get("ledger_head"))[:12]
+            status = FAIL
+            detail = f"result.json's ledger_head {head}… is not a record of this ledger"
+        rows.append(AuditRow(e.id, "result-lock", status, detail))
+    decided = [r for r in records if r["event"] == L.DECIDED]
+    for r in decided:
+        earlier = [x for x in records if x["seq"] < r["seq"]]
+        status, detail = _check_hash(earlier, r["data"].get("plan_sha256"),
+                                     f"DECIDED (seq {r['seq']})", True)
+        if status == FAIL or (r is decided[-1] and not rows):
+            if not path.is_file():
+                detail = "result.json missing; " + detail
+            rows.append(AuditRow(e.id, "result-lock", status, detail))
+    rows += _sweeps(e, records)
+    if not rows:
+        rows.append(AuditRow(e.id, "result-lock", SKIP, "no result yet" if e.kind != "bet" else
+                             "a bet's results/NN_*.json names no plan hash; git-order checks it"))
+    return rows
+
+
+def _sweeps(e: Entry, records: list[dict[str, Any]]) -> list[AuditRow]:
+    """Every SWEEP_STARTED names the plan hash that was in force when it started."""
+    rows, current = [], None
+    for r in records:
+        if r["event"] in (L.LOCKED, L.AMENDED):
+            current = r["data"].get("plan_sha256")
+        elif r["event"] == L.SWEEP_STARTED and r["data"].get("plan_sha256") != current:
+            rows.append(AuditRow(e.id, "result-lock", FAIL, f"a sweep (seq {r['seq']}) ran under "
+                                 f"{str(r['data'].get('plan_sha256'))[:12]}…, not the lock in "
+                                 f"force ({str(current)[:12]}…)"))
+    return rows
+
+
+def _fingerprints(e: Entry, plan: Path | None, records: list[dict[str, Any]]) -> AuditRow:
+    if e.kind == "bet":
+        return AuditRow(e.id, "fingerprints", SKIP, "a bet module is sealed as a whole (see seal)")
+    locks = _locks(records)
+    if plan is None or not locks:
+        return AuditRow(e.id, "fingerprints", SKIP, "not locked")
+    recorded = dict(locks[-1]["data"].get("fingerprints") or {})
+    from .. import registration  # late: it pulls in the statistics stack
+
+    try:
+        loaded = registration.load_any(plan)
+        if loaded is not None:
+            registration.check_fingerprints(loaded, recorded)
+    except ExanteError as exc:
+        return AuditRow(e.id, "fingerprints", FAIL, str(exc))
+    return AuditRow(e.id, "fingerprints", OK, f"{len(recorded)} sealed file(s) unchanged")
+
+
+def _results_paths(e: Entry, folder: Path, plan: Path) -> list[tuple[str, Path, str | None]]:
+    """(label, path, needle) of what counts as this experiment's first results."""
+    out = [("ledger RUN_OK", folder / "ledger.jsonl", RUN_OK_NEEDLE),
+           ("result.json", folder / "result.json", None)]
+    if e.kind == "bet":
+        from .catalogue import _bet_result
+
+        found = _bet_result(plan)
+        if found is not None:
+            out.append((found[0].name, found[0], None))
+    return out
+
+
+def _git_order(e: Entry, folder: Path, plan: Path | None) -> AuditRow:
+    if plan is None:
+        return AuditRow(e.id, "git-order", SKIP, "no plan file")
+    repo = gitlog.toplevel(folder if folder.is_dir() else plan.parent)
+    if repo is None:
+        return AuditRow(e.id, "git-order", SKIP, "not inside a git repository")
+    sealed = _sealed_commit(repo, plan, e)
+    problems, checked = [], []
+    for label, path, needle in _results_paths(e, folder, plan):
+        commit = (gitlog.first_commit_containing(repo, path, needle) if needle
+                  else gitlog.first_adding_commit(repo, path))
+        if commit is None:
+            continue
+        checked.append(f"{label} {gitlog.short(commit)}")
+        if sealed is None:
+            problems.append(f"{label} was committed ({gitlog.short(commit)}) but the sealed plan "
+                            "never was")
+        elif gitlog.is_ancestor(repo, sealed, commit) is False:
+            problems.append(f"the sealed plan (commit {gitlog.short(sealed)}) is not an ancestor "
+                            f"of the commit that added {label} ({gitlog.short(commit)})")
+    if problems:
+        return AuditRow(e.id, "git-order", FAIL, "; ".join(problems))
+    if not checked:
+        return AuditRow(e.id, "git-order", SKIP, "no results committed yet")
+    return AuditRow(e.id, "git-order", OK, f"sealed plan {gitlog.short(sealed)} precedes "
+                                           + ", ".join(checked))
+
+
+def _sealed_commit(repo: Path, plan: Path, e: Entry) -> str | None:
+    """The first commit holding the plan as first sealed (its first lock's hash), else the
+    commit that added the file."""
+    for digest in _lock_hashes(plan, e):
+        commit = gitlog.first_commit_containing(repo, plan, f'sha256: "{digest}"')
+        if commit is not None:
+            return commit
+    return None
+
+
+def _lock_hashes(plan: Path, e: Entry) -> list[str]:
+    from ..paths import ledger_path
+
+    try:
+        records = L.Ledger(ledger_path(plan)).records(verify=False)
+    except ExanteError:
+        return [e.plan_sha256] if e.plan_sha256 else []
+    hashes = [r["data"].get("plan_sha256") for r in _locks(records)]
+    return [h for h in hashes if h] or ([e.plan_sha256] if e.plan_sha256 else [])

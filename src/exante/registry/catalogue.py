@@ -1,0 +1,398 @@
+"""The catalogue: one entry per experiment, with retractions and ladders resolved.
+
+Entries come from saved files only. The verdict is read from result.json,
+else from the ledger's last DECIDED record, else from a KILLED record, so an
+experiment whose folder lost its result still appears with its verdict; FAIL
+and KILL entries are never dropped. A later experiment that declares
+``retracts: [{id, reason}]`` in a locked plan turns the earlier entry into
+RETRACTED, linked both ways. Plans with ``ladder: {name, rung, scope}`` are
+grouped per ladder in rung order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import ledger as L
+from .. import seal
+from ..errors import ExanteError, InputError
+from .discover import BET_RE, Found, discover, module_docstring
+from .postmortem import MISSING, postmortem_status
+
+RESULT = "result.json"
+
+
+@dataclass
+class Entry:
+    """What the catalogue knows about one experiment (paths relative to the registry root)."""
+
+    id: str
+    kind: str
+    folder: str
+    plan_file: str | None
+    hypothesis: str = ""
+    verdict: str = "UNSEALED"
+    tier: str | None = None
+    verdict_source: str = "none"
+    verdict_reasons: list[str] = field(default_factory=list)
+    plan_sha256: str | None = None
+    locked: bool = False
+    stale: bool = False
+    traps: dict[str, Any] | None = None
+    tau: dict[str, Any] | None = None
+    amendments: int = 0
+    deviated: bool = False
+    kill: dict[str, Any] | None = None
+    postmortem: str = "not required"
+    retracts: list[dict[str, str]] = field(default_factory=list)
+    retracted_by: list[dict[str, str]] = field(default_factory=list)
+    ladder: dict[str, Any] = field(default_factory=dict)
+    report: str | None = None
+    caveats: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    plan_text: str | None = field(default=None, repr=False)
+
+    @property
+    def killed(self) -> bool:
+        return self.verdict == "KILL" or self.kill is not None
+
+    @property
+    def retracted(self) -> bool:
+        return bool(self.retracted_by)
+
+    @property
+    def display_verdict(self) -> str:
+        v = self.verdict + (f" ({self.tier})" if self.tier else "")
+        return f"RETRACTED (was {v})" if self.retracted else v
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("plan_text")
+        d["display_verdict"] = self.display_verdict
+        d["killed"] = self.killed
+        return d
+
+
+@dataclass
+class Catalogue:
+    root: Path
+    entries: list[Entry]
+    problems: list[str] = field(default_factory=list)
+
+    def by_id(self, experiment_id: str) -> Entry | None:
+        return next((e for e in self.entries if e.id == experiment_id), None)
+
+    @property
+    def killed_without_postmortem(self) -> list[Entry]:
+        return [e for e in self.entries if e.killed and e.postmortem != "written"]
+
+    def ladders(self) -> dict[str, list[Entry]]:
+        out: dict[str, list[Entry]] = {}
+        for e in self.entries:
+            if e.ladder.get("name"):
+                out.setdefault(str(e.ladder["name"]), []).append(e)
+        return {k: sorted(v, key=lambda e: _rung_key(e.ladder.get("rung")))
+                for k, v in sorted(out.items())}
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for e in self.entries:
+            key = "RETRACTED" if e.retracted else e.verdict
+            counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def natural_key(text: str) -> list:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(text))]
+
+
+def _rung_key(rung: Any) -> tuple:
+    if isinstance(rung, (int, float)) and not isinstance(rung, bool):
+        return (0, float(rung), "")
+    return (1, 0.0, natural_key(str(rung)))
+
+
+# ---------------------------------------------------------------- reading one experiment
+
+
+def _records(folder: Path, entry: Entry) -> list[dict[str, Any]]:
+    ledger = L.Ledger(folder / "ledger.jsonl")
+    try:
+        return ledger.records(verify=True)
+    except ExanteError as exc:
+        entry.problems.append(f"ledger: {exc} (run `exante audit`)")
+        try:
+            return ledger.records(verify=False)
+        except ExanteError:
+            return []
+
+
+def _apply_ledger(entry: Entry, records: list[dict[str, Any]]) -> None:
+    locks = [r for r in records if r["event"] in (L.LOCKED, L.AMENDED)]
+    entry.locked = bool(locks)
+    if locks:
+        entry.plan_sha256 = entry.plan_sha256 or locks[-1]["data"].get("plan_sha256")
+    entry.amendments = sum(r["event"] == L.AMENDED for r in records)
+    entry.deviated = any(r["event"] == L.AMENDED and r["data"].get("after_runs") for r in records)
+    kills = [r for r in records if r["event"] == L.KILLED]
+    if kills:
+        entry.kill = dict(kills[-1]["data"])
+    decided = [r for r in records if r["event"] == L.DECIDED]
+    if decided:
+        last = decided[-1]["data"]
+        entry.verdict, entry.tier = last.get("verdict"), last.get("tier")
+        entry.verdict_source = "ledger (DECIDED record; result.json missing)"
+        entry.caveats = list(last.get("caveats") or [])
+    elif kills:
+        entry.verdict, entry.verdict_source = "KILL", "ledger (KILLED record)"
+    elif any(r["event"] in (L.RUN_OK, L.RUN_FAILED) for r in records):
+        entry.verdict, entry.verdict_source = "NO RESULT", "ledger (runs, not decided)"
+    elif locks:
+        entry.verdict, entry.verdict_source = "REGISTERED", "ledger (locked, not run)"
+
+
+def _apply_result(entry: Entry, folder: Path) -> None:
+    path = folder / RESULT
+    if not path.is_file():
+        return
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+        verdict = result["verdict"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        entry.problems.append(f"{RESULT}: unreadable ({exc})")
+        return
+    entry.verdict, entry.tier = verdict, result.get("tier")
+    entry.verdict_source = RESULT
+    entry.verdict_reasons = [str(x) for x in result.get("verdict_reasons") or []]
+    entry.hypothesis = entry.hypothesis or str(result.get("hypothesis") or "")
+    entry.caveats = [c.get("code") for c in result.get("caveats") or [] if isinstance(c, dict)]
+    if entry.plan_sha256 and result.get("plan_sha256") != entry.plan_sha256:
+        entry.stale = True
+        entry.problems.append(f"{RESULT} was decided for plan {str(result.get('plan_sha256'))[:12]}"
+                              f"…, not the current lock {entry.plan_sha256[:12]}…")
+    entry.traps = _trap_summary(result.get("traps") or [])
+    entry.tau = _tau_summary(result.get("tau"))
+    if result.get("kill") and not entry.kill:
+        entry.kill = result["kill"]
+
+
+def _trap_summary(traps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if not traps:
+        return None
+    judged = [t for t in traps if t.get("expect")]
+    return {"total": len(traps), "judged": len(judged),
+            "behaved": sum(t.get("passed") is True for t in judged),
+            "misbehaved": [t["name"] for t in judged if t.get("passed") is False],
+            "undecided": [t["name"] for t in judged if t.get("passed") is None]}
+
+
+def _tau_summary(tau: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not tau:
+        return None
+    return {"tau": tau.get("tau"), "threshold": tau.get("threshold"),
+            "method_mean": tau.get("method_mean"), "passed": tau.get("passed")}
+
+
+def _plan_entry(found: Found, root: Path) -> Entry:
+    from ..spec import load_plan
+
+    folder = found.folder
+    entry = Entry(id=folder.name, kind="plan", folder=_rel(folder, root),
+                  plan_file=_rel(found.path, root))
+    try:
+        entry.plan_text = seal.read_text(found.path)
+        entry.plan_sha256 = seal.inspect(found.path).stored
+    except ExanteError as exc:
+        entry.problems.append(f"plan: {exc}")
+    try:
+        plan = load_plan(found.path)
+        entry.id, entry.hypothesis = plan.experiment_id, plan.hypothesis
+        entry.retracts = [dict(r) for r in plan.retracts]
+        entry.ladder = dict(plan.ladder)
+        entry.rules = _rules(plan)
+    except ExanteError as exc:
+        entry.problems.append(f"plan does not load: {exc}")
+    _finish(entry, folder)
+    return entry
+
+
+def _rules(plan) -> list[str]:
+    d = plan.decision
+    out = [f"acceptance: `{d.acceptance}`"] if d.acceptance else []
+    out += [f"{n}: `{getattr(d.tiers, n)}`" for n in ("strict", "lenient", "catastrophic")
+            if getattr(d.tiers, n)]
+    out += [f"kill `{k.name}`: `{k.when}`" + (f" ({k.why})" if k.why else "") for k in plan.kill]
+    if plan.kill_prose:
+        out.append(f"kill criterion (prose): {plan.kill_prose.strip()}")
+    return out
+
+
+def _finish(entry: Entry, folder: Path) -> None:
+    records = _records(folder, entry)
+    _apply_ledger(entry, records)
+    _apply_result(entry, folder)
+    if entry.killed:
+        entry.postmortem = postmortem_status(folder)
+    elif postmortem_status(folder) != MISSING:
+        entry.postmortem = postmortem_status(folder) + " (not required)"
+    for name in ("report.html", "report.md"):
+        if (folder / name).is_file():
+            entry.report = name if entry.folder == "." else f"{entry.folder}/{name}"
+            break
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix() or "."
+    except ValueError:
+        return Path(path).as_posix()
+
+
+# ---------------------------------------------------------------- bets (seed 001)
+
+_TIER_RE = re.compile(r"^\s*(strict|lenient|catastrophic)\s*:\s*(.+)$", re.IGNORECASE | re.M)
+_RETRACT_RE = re.compile(r"^\s*retracts?\s*:\s*(\S+?)[,:]?\s*(?:[—:-]\s*)?(.*)$",
+                         re.IGNORECASE | re.M)
+
+
+def bet_hypothesis(doc: str) -> str:
+    m = re.search(r"^\s*hypothesis\s*:\s*(.+?)(?:\n\s*\n|\Z)", doc, re.IGNORECASE | re.M | re.S)
+    if m:
+        return " ".join(m.group(1).split())
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
+def bet_verdict(payload: dict[str, Any]) -> str | None:
+    """STRICT / LENIENT / CATASTROPHIC / FAIL from a bet's result JSON."""
+    for key in ("verdict", "tier", "outcome"):
+        if isinstance(payload.get(key), str):
+            return payload[key].upper()
+    flags = {k.lower(): v for k, v in payload.items() if isinstance(v, bool)}
+    def hit(word: str) -> bool | None:
+        vals = [v for k, v in flags.items() if word in k]
+        return any(vals) if vals else None
+    if hit("catastrophic"):
+        return "CATASTROPHIC"
+    if hit("strict"):
+        return "STRICT"
+    if hit("lenient"):
+        return "LENIENT"
+    if hit("strict") is False or hit("lenient") is False:
+        return "FAIL"
+    return None
+
+
+def _bet_entry(found: Found, root: Path) -> Entry:
+    module = found.path
+    doc = module_docstring(module)
+    entry = Entry(id=module.stem, kind="bet", folder=_rel(found.folder, root),
+                  plan_file=_rel(module, root), hypothesis=bet_hypothesis(doc))
+    entry.rules = [f"{m.group(1).lower()}: {m.group(2).strip()}" for m in _TIER_RE.finditer(doc)]
+    entry.retracts = [{"id": m.group(1), "reason": m.group(2).strip() or "(no reason given)"}
+                      for m in _RETRACT_RE.finditer(doc)]
+    try:
+        entry.plan_text = seal.read_text(module)
+        entry.plan_sha256 = seal.inspect(module).stored
+    except (ExanteError, InputError) as exc:
+        entry.problems.append(f"bet module: {exc}")
+    _finish(entry, found.folder)
+    result = _bet_result(module)
+    if result is not None:
+        path, payload = result
+        verdict = bet_verdict(payload) if isinstance(payload, dict) else None
+        if verdict:
+            entry.verdict, entry.verdict_source = verdict, _rel(path, root)
+    return entry
+
+
+def _bet_result(module: Path) -> tuple[Path, Any] | None:
+    number = BET_RE.match(module.name).group(1)
+    folder = module.parent / "results"
+    candidates = [folder / f"{module.stem}.json"] + sorted(folder.glob(f"{number}_*.json"))
+    for path in candidates:
+        if path.is_file():
+            try:
+                return path, json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return path, None
+    return None
+
+
+def _orphan_entry(found: Found, root: Path) -> Entry:
+    entry = Entry(id=found.folder.name, kind="orphan", folder=_rel(found.folder, root),
+                  plan_file=None)
+    entry.problems.append("the plan file is missing; shown from its ledger")
+    _finish(entry, found.folder)
+    return entry
+
+
+# ---------------------------------------------------------------- the whole catalogue
+
+
+def build_catalogue(root: Path | str) -> Catalogue:
+    """Read every experiment under `root` and resolve retractions. Never raises for one
+    broken experiment: its problems are listed on its entry."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such registry folder")
+    makers = {"plan": _plan_entry, "bet": _bet_entry, "orphan": _orphan_entry}
+    entries = [makers[f.kind](f, root) for f in discover(root)]
+    entries.sort(key=lambda e: natural_key(e.id))
+    cat = Catalogue(root, entries)
+    _resolve_retractions(cat)
+    _duplicates(cat)
+    return cat
+
+
+def resolve_id(cat: Catalogue, ref: str) -> Entry | None:
+    """An entry by exact id, or a bet by its number ('55', 'bet 55', 'Bet-55')."""
+    found = cat.by_id(ref)
+    if found is not None:
+        return found
+    m = re.fullmatch(r"(?i)(?:bet[\s_-]*)?(\d+)", ref.strip())
+    if m:
+        for e in cat.entries:
+            bm = BET_RE.match(Path(e.plan_file or "").name) if e.kind == "bet" else None
+            if bm and int(bm.group(1)) == int(m.group(1)):
+                return e
+    return None
+
+
+def _resolve_retractions(cat: Catalogue) -> None:
+    for e in cat.entries:
+        for r in e.retracts:
+            target = resolve_id(cat, r["id"])
+            if target is None:
+                cat.problems.append(f"{e.id} retracts {r['id']!r}, which is not in the catalogue")
+            elif target is e:
+                cat.problems.append(f"{e.id} retracts itself; ignored")
+            elif not e.locked:
+                cat.problems.append(f"{e.id} declares a retraction of {target.id} but is not "
+                                    "locked; lock it for the retraction to take effect")
+            else:
+                target.retracted_by.append({"id": e.id, "reason": r["reason"]})
+                r["resolved"] = target.id
+
+
+def _duplicates(cat: Catalogue) -> None:
+    seen: dict[str, Entry] = {}
+    for e in cat.entries:
+        if e.id in seen:
+            cat.problems.append(f"two experiments share the id {e.id!r}: {seen[e.id].folder} and "
+                                f"{e.folder}")
+        seen[e.id] = e
+
+
+def find_entry(root: Path | str, experiment_id: str) -> Entry:
+    """The catalogue entry for `experiment_id`; InputError naming the known ids otherwise."""
+    cat = build_catalogue(root)
+    entry = resolve_id(cat, experiment_id)
+    if entry is None:
+        known = ", ".join(e.id for e in cat.entries) or "none"
+        raise InputError(f"no experiment {experiment_id!r} under {root} (known: {known})")
+    return entry

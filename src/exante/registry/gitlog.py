@@ -1,0 +1,61 @@
+"""The few git questions the audit asks, answered by the git command line.
+
+Every call names its repository with ``git -C`` and passes paths after
+``--``, so a file name can never be read as an option. Outside a git
+repository (or without git installed) every answer is None.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+TIMEOUT_S = 30
+
+
+def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess | None:
+    try:
+        return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True,
+                              timeout=TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def toplevel(path: Path) -> Path | None:
+    """The work tree holding `path`, or None outside git."""
+    folder = path if path.is_dir() else path.parent
+    proc = _git(folder, "rev-parse", "--show-toplevel")
+    if proc is None or proc.returncode != 0 or not proc.stdout.strip():
+        return None
+    return Path(proc.stdout.strip())
+
+
+def _lines(repo: Path, *args: str) -> list[str]:
+    proc = _git(repo, *args)
+    if proc is None or proc.returncode != 0:
+        return []
+    return [line for line in proc.stdout.splitlines() if line.strip()]
+
+
+def first_adding_commit(repo: Path, path: Path) -> str | None:
+    """The oldest commit that added `path` (``git log --diff-filter=A``)."""
+    found = _lines(repo, "log", "--diff-filter=A", "--format=%H", "--", str(path))
+    return found[-1] if found else None
+
+
+def first_commit_containing(repo: Path, path: Path, needle: str) -> str | None:
+    """The oldest commit whose change to `path` made `needle` appear (``git log -S``)."""
+    found = _lines(repo, "log", "--reverse", "--format=%H", f"-S{needle}", "--", str(path))
+    return found[0] if found else None
+
+
+def is_ancestor(repo: Path, older: str, newer: str) -> bool | None:
+    """True when `older` is an ancestor of (or equal to) `newer`; None when git cannot tell."""
+    proc = _git(repo, "merge-base", "--is-ancestor", older, newer)
+    if proc is None or proc.returncode not in (0, 1):
+        return None
+    return proc.returncode == 0
+
+
+def short(commit: str | None) -> str:
+    return commit[:10] if commit else "—"
