@@ -31,8 +31,9 @@ class _Group(click.Group):
         except click.ClickException as exc:
             exc.show()
             sys.exit(2)
-        except click.exceptions.Abort:
-            click.echo("aborted", err=True)
+        except click.exceptions.Abort:  # Ctrl-C, as click reports it
+            click.echo("interrupted; finished runs are in the ledger, `exante run` resumes",
+                       err=True)
             sys.exit(130)
         except ExanteError as exc:
             _fail(exc, exc.exit_code)

@@ -56,6 +56,22 @@ def _wait(proc: subprocess.Popen, timeout: float | None) -> tuple[int | None, fl
         delay = min(delay * 2, 0.05)
 
 
+# Process groups of the commands this process is waiting for. Each runs in its
+# own session (so a timeout can kill its children too), which also means it
+# would outlive a worker that is stopped from outside; `kill_running` is what
+# such a worker calls first (see executors/local.py).
+_RUNNING: set[int] = set()
+
+
+def kill_running() -> None:
+    """SIGKILL the process group of every command this process is still waiting for."""
+    for pgid in list(_RUNNING):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -83,14 +99,18 @@ def run_command(task: Task, run: RunRequest) -> Outcome:
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         except OSError as exc:
             return failed(run.run_id, "exception", f"cannot start {argv[0]!r}: {exc}", env=env_info)
+        _RUNNING.add(proc.pid)
         try:
             code, peak = _wait(proc, task.trial.timeout_s)
+            if code is None:
+                _kill_group(proc)
         except BaseException:
             _kill_group(proc)
             raise
+        finally:
+            _RUNNING.discard(proc.pid)
     wall = time.perf_counter() - start
     if code is None:
-        _kill_group(proc)
         return failed(run.run_id, "timeout", f"timed out after {task.trial.timeout_s} s: {argv}",
                       wall_s=wall, env=env_info)
     stdout = (run_dir / "stdout.log").read_text(encoding="utf-8", errors="replace")

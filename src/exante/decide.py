@@ -131,6 +131,16 @@ def _factorial(plan: Plan, cells: list[dict]) -> dict[str, Any] | None:
     if not plan.design.factors:
         return None
     rows = [c for c in cells if c["role"] in (BASELINE, ARM)]
+    empty = [c["name"] for c in rows if not any(v is not None for v in c["values"])]
+    finite = sum(v is not None for c in rows for v in c["values"])
+    if empty or finite <= len(rows):
+        why = (f"cells without any finished run: {', '.join(empty[:5])}"
+               + (f" and {len(empty) - 5} more" if len(empty) > 5 else "") if empty else
+               f"{finite} finished runs for {len(rows)} cells leave no residual degrees of freedom")
+        return {"anova": None, "main_effects": None, "equivalence_margin":
+                plan.decision.equivalence_margin, "note": f"factorial model not estimable: {why}",
+                "factor_verdicts": {f: {"verdict": "INCONCLUSIVE", "why": why}
+                                    for f in plan.design.factors}}
     levels: dict[str, list] = {f: [] for f in plan.design.factors}
     y: list[float] = []
     for cell in rows:

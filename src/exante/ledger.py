@@ -154,7 +154,7 @@ class Ledger:
             return 0, GENESIS
         try:
             last = json.loads(lines[-1])
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:
             raise LedgerError(f"{self.path}: last complete line is not JSON ({exc}); "
                               "run `exante audit` to see where the chain breaks") from exc
         return last["seq"] + 1, last["hash"]
@@ -212,21 +212,35 @@ def parse(raw: bytes, *, source: str = "ledger", verify: bool = True) -> Scan:
     for lineno, line in enumerate(raw[:cut].split(b"\n")[:-1], start=1):
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LedgerError(f"{source}:{lineno}: not a JSON record ({exc.msg})") from exc
+        except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError (bytes, not text)
+            raise LedgerError(f"{source}:{lineno}: not a JSON record "
+                              f"({getattr(exc, 'msg', exc)})") from exc
         if verify:
-            _check_link(record, prev, lineno, source)
+            _check_link(record, line, prev, lineno, source)
         prev = record.get("hash", "")
         records.append(record)
     return Scan(records, cut, torn)
 
 
-def _check_link(record: dict[str, Any], prev: str, lineno: int, source: str) -> None:
-    if not isinstance(record, dict) or "hash" not in record:
+_HASH_KEY = b',"hash":"'
+
+
+def _check_link(record: Any, line: bytes, prev: str, lineno: int, source: str) -> None:
+    """The record links to `prev`, and the line's exact bytes hash to its `hash` field.
+
+    Keys are written sorted (data, event, hash, prev, seq, ts) with no spaces,
+    so the line without its top-level `,"hash":"<hex>"` is exactly the hashed
+    body: hashing those bytes checks content and spelling at once (an inserted
+    space or a re-spelt number breaks it) without re-serialising the record.
+    """
+    if not isinstance(record, dict) or not isinstance(record.get("hash"), str):
         raise LedgerError(f"{source}:{lineno}: not a ledger record")
     if record.get("prev") != prev:
         raise LedgerError(f"{source}:{lineno}: chain broken: prev does not match the hash of "
                           f"line {lineno - 1} (a record was edited, removed or inserted)")
-    if record_hash(record) != record["hash"]:
-        raise LedgerError(f"{source}:{lineno}: chain broken: the record's content does not match "
-                          "its hash (the line was edited)")
+    at = line.rfind(_HASH_KEY)
+    end = at + len(_HASH_KEY) + 64
+    body = line[:at] + line[end + 1:] if at >= 0 and line[end:end + 1] == b'"' else b""
+    if not body or hashlib.sha256(body).hexdigest() != record["hash"]:
+        raise LedgerError(f"{source}:{lineno}: chain broken: the line's bytes do not match its "
+                          "hash (the line was edited)")

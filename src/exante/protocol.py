@@ -45,6 +45,18 @@ def store_path(plan: Plan) -> Path | None:
     return (plan.folder / reuse) if reuse else None
 
 
+def _variant(store: Path, config: str) -> Path:
+    """Where a baseline of another configuration is kept, so it never overwrites the standard one."""
+    return store.with_name(f"{store.stem}.{config[:12]}{store.suffix}")
+
+
+def _stored_config(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("config_hash")
+    except (OSError, ValueError):
+        return None
+
+
 def reused_from_ledger(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     for record in records:
         if record["event"] == BASELINE_REUSED:
@@ -65,9 +77,12 @@ def reuse_baseline(plan: Plan, ledger: L.Ledger, plan_path: Path) -> dict[str, A
         return None
     from .registration import state
 
-    stored = json.loads(store.read_text(encoding="utf-8"))
-    prints = {k: v for k, v in state(plan_path).fingerprints.items() if k.startswith("code:")}
+    prints = {k: v for k, v in state(plan_path, records).fingerprints.items()
+              if k.startswith("code:")}
     wanted = config_hash(plan, prints)
+    if _stored_config(store) != wanted and _variant(store, wanted).is_file():
+        store = _variant(store, wanted)
+    stored = json.loads(store.read_text(encoding="utf-8"))
     if stored.get("config_hash") != wanted:
         ledger.append(L.STAGE, {"stage": "baseline_reuse_refused", "store": str(store),
                                 "stored_config": stored.get("config_hash"),
@@ -150,6 +165,8 @@ def store_baseline(plan: Plan, plan_path: Path, results: dict[str, dict], ledger
                   "wall_time": r["data"]["metrics"].get("wall_time", r["data"]["wall_s"]),
                   "run_id": r["data"]["run_id"]} for r in runs],
     }
+    if store.is_file() and _stored_config(store) not in (None, payload["config_hash"]):
+        store = _variant(store, payload["config_hash"])  # keep the standard baseline intact
     store.parent.mkdir(parents=True, exist_ok=True)
     store.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     store.with_suffix(".md").write_text(baseline_markdown(payload), encoding="utf-8")

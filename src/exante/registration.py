@@ -28,7 +28,11 @@ RUN_EVENTS = (L.RUN_STARTED, L.RUN_OK, L.RUN_FAILED)
 
 @dataclass(frozen=True)
 class PlanState:
-    """What the ledger says about a plan: its sealed hash, fingerprints, kill and deviation."""
+    """What the ledger says about a plan: its sealed hash, fingerprints, kill and deviation.
+
+    `killed` is the kill in force (None once an amendment re-sealed the plan
+    after it); `kills` keeps every kill ever recorded.
+    """
 
     sealed_hash: str | None = None
     fingerprints: dict[str, str] = field(default_factory=dict)
@@ -36,24 +40,29 @@ class PlanState:
     deviated: bool = False
     amendments: tuple[dict[str, Any], ...] = ()
     has_runs: bool = False
+    kills: tuple[dict[str, Any], ...] = ()
 
 
-def state(plan_path: Path) -> PlanState:
-    """Replay the ledger's LOCKED / AMENDED / KILLED / run events."""
+def state(plan_path: Path, records: list[dict[str, Any]] | None = None) -> PlanState:
+    """Replay the ledger's LOCKED / AMENDED / KILLED / run events (pass `records` to skip a read)."""
     sealed, prints, killed, deviated, has_runs = None, {}, None, False, False
-    amendments = []
-    for record in L.Ledger(ledger_path(plan_path)).records():
+    amendments, kills = [], []
+    if records is None:
+        records = L.Ledger(ledger_path(plan_path)).records()
+    for record in records:
         event, data = record["event"], record["data"]
         if event in (L.LOCKED, L.AMENDED):
             sealed, prints = data["plan_sha256"], dict(data.get("fingerprints", {}))
             if event == L.AMENDED:
                 amendments.append(data)
                 deviated = deviated or bool(data.get("after_runs"))
+                killed = None if data["plan_sha256"] != (killed or {}).get("plan_sha256") else killed
         elif event == L.KILLED:
             killed = {**data, "seq": record["seq"]}
+            kills.append(killed)
         elif event in RUN_EVENTS:
             has_runs = True
-    return PlanState(sealed, prints, killed, deviated, tuple(amendments), has_runs)
+    return PlanState(sealed, prints, killed, deviated, tuple(amendments), has_runs, tuple(kills))
 
 
 # ---------------------------------------------------------------- fingerprints
@@ -216,11 +225,12 @@ def amend(path: Path, *, reason: str, seen: str) -> dict[str, Any]:
     return data
 
 
-def verify_all(path: Path) -> tuple[str, Plan | None, PlanState]:
+def verify_all(path: Path, records: list[dict[str, Any]] | None = None
+               ) -> tuple[str, Plan | None, PlanState]:
     """Everything `run` checks first: seal intact, hash = last lock, code and data unchanged."""
     path = Path(path)
     digest = seal.verify(path)
-    current = state(path)
+    current = state(path, records)
     if current.sealed_hash is None:
         raise RefusedError(f"{path} is sealed but has no LOCKED event in {ledger_path(path)}; "
                            f"run `exante lock {path}` in its registry folder")

@@ -65,10 +65,16 @@ class Rule:
     source: str
     tree: ast.Expression
     names: frozenset[str]
+    where: str = ""
+    file: str | None = None
 
     def evaluate(self, scope: Mapping[str, Any]) -> Any:
         """The value under `scope`; None when a statistic it needs is not known yet."""
-        return _Eval(scope).visit(self.tree.body)
+        try:
+            return _Eval(scope).visit(self.tree.body)
+        except (TypeError, ValueError, OverflowError) as exc:  # abs(), 'a' < 1, sum(1)
+            raise RuleError(f"rule {self.source!r} cannot be evaluated: {exc}", file=self.file,
+                            path=self.where) from None
 
 
 def parse(source: str, *, where: str, file: str | None = None,
@@ -94,7 +100,7 @@ def parse(source: str, *, where: str, file: str | None = None,
             raise RuleError(f"{type(node).__name__} is not allowed in a rule: {source!r}",
                             file=file, path=where)
         _check_node(node, source, where, file, allowed, bound, used)
-    return Rule(source, tree, frozenset(used))
+    return Rule(source, tree, frozenset(used), where, file)
 
 
 def _check_node(node, source, where, file, allowed, bound, used) -> None:
@@ -176,6 +182,9 @@ class _Eval:
 
     def v_BinOp(self, node):
         left, right = self.strict(node.left), self.strict(node.right)
+        # numbers only: `'a' * 10**11` would otherwise allocate without bound
+        if not all(isinstance(x, (int, float)) for x in (left, right)):
+            raise TypeError(f"arithmetic needs numbers, got {left!r} and {right!r}")
         try:
             return _BINOPS[type(node.op)](left, right)
         except ZeroDivisionError:
@@ -201,18 +210,26 @@ class _Eval:
             return False if not all(known) else (None if len(known) < len(items) else True)
         if any(a is None for a in args):
             return None
-        if node.func.id in ("min", "max", "sum") and args and hasattr(args[0], "__iter__"):
-            items = [x for x in args[0] if x is not None]
-            return fn(items) if items else None
+        if node.func.id in ("min", "max", "sum", "mean") and args and hasattr(args[0], "__iter__"):
+            items = list(args[0])
+            return fn(items) if items and all(x is not None for x in items) else None
         return fn(*args)
 
     def _comprehension(self, node) -> list:
         gen = node.generators[0]
+        name, missing = gen.target.id, object()
+        saved = self.scope.get(name, missing)
         out = []
-        for item in self.strict(gen.iter):
-            self.scope[gen.target.id] = item
-            if all(self.visit(cond) for cond in gen.ifs):
-                out.append(self.visit(node.elt))
+        try:
+            for item in self.strict(gen.iter):
+                self.scope[name] = item
+                if all(self.visit(cond) for cond in gen.ifs):
+                    out.append(self.visit(node.elt))
+        finally:  # the loop variable is local to the comprehension, as in Python
+            if saved is missing:
+                self.scope.pop(name, None)
+            else:
+                self.scope[name] = saved
         return out
 
     v_GeneratorExp = _comprehension

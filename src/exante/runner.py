@@ -100,9 +100,10 @@ class RunOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def check_runnable(path: Path) -> tuple[str, Plan, registration.PlanState]:
+def check_runnable(path: Path, records: list[dict[str, Any]] | None = None
+                   ) -> tuple[str, Plan, registration.PlanState]:
     """Verify the seal and fingerprints, refuse killed or non-executable plans."""
-    digest, plan, current = registration.verify_all(path)
+    digest, plan, current = registration.verify_all(path, records)
     if plan is None:
         raise InputError(f"{path}: a bet module runs as `python -m ...`; exante seals and "
                          "catalogues it but does not execute it")
@@ -123,31 +124,47 @@ def run(path: Path, options: RunOptions = RunOptions(), *, progress: Progress | 
         ) -> SweepReport:
     """Run every registered run that has no terminal record yet. Returns what happened."""
     path = Path(path)
-    digest, plan, _ = check_runnable(path)
     folder = experiment_dir(path)
+    if not folder.is_dir():
+        check_runnable(path)  # raises: never locked
     lock = FileLock(str(folder / ".runner.lock"))
     try:
         lock.acquire(timeout=0)
     except Timeout:
         owner = (folder / ".runner.pid").read_text().strip() if (folder / ".runner.pid").exists() else "?"
-        raise RefusedError(f"another `exante run` is already running on {plan.experiment_id} "
+        raise RefusedError(f"another `exante run` is already running on {folder.name} "
                            f"(pid {owner}); wait for it or stop it first") from None
     try:
+        # read (and verify) the ledger once, under the lock: this sweep is now its only writer
+        records = L.Ledger(ledger_path(path)).records()
+        digest, plan, _ = check_runnable(path, records)
         (folder / ".runner.pid").write_text(str(os.getpid()))
-        return _Sweep(path, plan, digest, options, progress or _Silent()).go()
+        return _Sweep(path, plan, digest, options, progress or _Silent(), records).go()
     finally:
         lock.release()
 
 
 class _Sweep:
-    def __init__(self, path: Path, plan: Plan, digest: str, options: RunOptions, progress):
+    def __init__(self, path: Path, plan: Plan, digest: str, options: RunOptions, progress,
+                 records: list[dict[str, Any]]):
         self.path, self.plan, self.digest, self.options = path, plan, digest, options
         self.progress = progress
         self.ledger = L.Ledger(ledger_path(path))
         self.report = SweepReport()
         self.env_extra = {"git": git_state(plan.folder)}
-        self.results = terminal_records(self.ledger.records())
+        self.records = records
+        self.results = terminal_records(self.records)
+        self.failures: dict[str, int] = {}
+        for record in self.records:
+            if record["event"] == L.RUN_FAILED:
+                rid = record["data"]["run_id"]
+                self.failures[rid] = self.failures.get(rid, 0) + 1
         self.reused: dict[str, Any] | None = None
+        self._runs_root: Path | None = None
+        # Records not yet written, and what must wait until they are (cleanup, progress):
+        # one append (one fsync) per pass of the dispatch loop, not one per record.
+        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._after_write: list[Callable[[], None]] = []
 
     # -- top level
     def go(self) -> SweepReport:
@@ -181,15 +198,11 @@ class _Sweep:
 
     def _todo(self, keys: list[RunKey]) -> list[RunKey]:
         retries = self.plan.failures.retries
-        failures: dict[str, int] = {}
-        for record in self.ledger.records():
-            if record["event"] == L.RUN_FAILED:
-                rid = record["data"]["run_id"]
-                failures[rid] = failures.get(rid, 0) + 1
         todo = []
         for key in keys:
             last = self.results.get(key.run_id)
-            if last is None or (last["event"] == L.RUN_FAILED and failures[key.run_id] <= retries):
+            if last is None or (last["event"] == L.RUN_FAILED
+                                and self.failures[key.run_id] <= retries):
                 todo.append(key)
         self.report.planned += len(keys)
         self.report.skipped += len(keys) - len(todo)
@@ -202,7 +215,9 @@ class _Sweep:
         self.report.stage2 = need
         if need is None:
             return False
-        already = any(r["event"] == L.STAGE for r in self.ledger.records())
+        # only a stage-2 decision counts: other STAGE records (a refused baseline reuse) do not
+        already = any(r["event"] == L.STAGE and r["data"].get("stage") == STAGE2
+                      for r in self.records)
         if not already:
             self.ledger.append(L.STAGE, {"stage": STAGE2, "run": need, **info})
         if not need:
@@ -213,6 +228,12 @@ class _Sweep:
         return self._execute(todo)
 
     # -- dispatch
+    def _run_dir(self, run_id: str) -> str:
+        # resolve the experiment's runs/ folder once, not once per run (run ids are plain names)
+        if self._runs_root is None:
+            self._runs_root = run_dir(self.path, "x").parent.resolve()
+        return str(self._runs_root / run_id)
+
     def _tasks(self, keys: list[RunKey]) -> list[tuple[Task, list[RunKey]]]:
         trial = self.plan.trial
         groups: dict[Any, list[RunKey]] = {}
@@ -228,7 +249,7 @@ class _Sweep:
             for i in range(0, len(members), trial.max_batch):
                 chunk = members[i:i + trial.max_batch]
                 runs = tuple(RunRequest(k.run_id, k.role, k.cell, k.stage, k.seed, dict(k.params),
-                                        str(run_dir(self.path, k.run_id).resolve())) for k in chunk)
+                                        self._run_dir(k.run_id)) for k in chunk)
                 task = Task(chunk[0].run_id, trial, runs, str(self.plan.folder.resolve()),
                             metric_names, self.options.threads)
                 tasks.append((task, chunk))
@@ -252,15 +273,32 @@ class _Sweep:
             while (queue or executor.pending()) and not killed:
                 while queue and executor.pending() < executor.capacity:
                     task, chunk = queue.pop()
-                    self.ledger.append(L.RUN_STARTED, {"run_ids": [k.run_id for k in chunk],
-                                                       "task_id": task.task_id})
+                    self._pending.append((L.RUN_STARTED, {"run_ids": [k.run_id for k in chunk],
+                                                          "task_id": task.task_id}))
                     executor.submit(task)
+                self._flush()  # the last outcomes and these starts, in one durable write
                 for outcome in executor.wait(timeout=1.0):
                     self._record(by_id[outcome.run_id], outcome)
                     killed = killed or self._check_kill()
         finally:
-            executor.close(cancel=killed or bool(queue) or executor.pending() > 0)
+            try:
+                self._flush()
+            finally:
+                executor.close(cancel=killed or bool(queue) or executor.pending() > 0)
         return killed
+
+    def _flush(self) -> None:
+        """Append the waiting records (one lock, one fsync), then run what waited for them."""
+        if not self._pending:
+            return
+        written = self.ledger.append_many(self._pending)
+        self._pending = []
+        for record in written:
+            if record["event"] in (L.RUN_OK, L.RUN_FAILED):
+                self.results[record["data"]["run_id"]] = record
+        actions, self._after_write = self._after_write, []
+        for action in actions:
+            action()
 
     def _record(self, key: RunKey, outcome: Outcome) -> None:
         data = {"run_id": key.run_id, "cell": key.cell, "role": key.role, "stage": key.stage,
@@ -268,19 +306,21 @@ class _Sweep:
                 "wall_s": outcome.wall_s, "peak_rss_mb": outcome.peak_rss_mb,
                 "env": {**outcome.env, **self.env_extra}, "executor": self.options.executor}
         if outcome.ok:
-            record = self.ledger.append(L.RUN_OK, data)
+            event = L.RUN_OK
             self.report.ok += 1
         else:
+            event = L.RUN_FAILED
             data.update(error=outcome.error, error_kind=outcome.error_kind)
-            record = self.ledger.append(L.RUN_FAILED, data)
             self.report.failed += 1
-        self.results[key.run_id] = record
+            self.failures[key.run_id] = self.failures.get(key.run_id, 0) + 1
+        self._pending.append((event, data))
+        self.results[key.run_id] = {"event": event, "data": data}  # the kill rules see it now
         self.report.ran += 1
-        if self.plan.trial.cleanup:
+        if self.plan.trial.cleanup:  # only once the result is on disk
             req = RunRequest(key.run_id, key.role, key.cell, key.stage, key.seed, dict(key.params),
-                             str(run_dir(self.path, key.run_id).resolve()))
-            cleanup(self.plan.trial, req, self.plan.folder)
-        self.progress.advance(key, outcome)
+                             self._run_dir(key.run_id))
+            self._after_write.append(lambda: cleanup(self.plan.trial, req, self.plan.folder))
+        self._after_write.append(lambda: self.progress.advance(key, outcome))
 
     def _check_kill(self) -> bool:
         if not self.plan.kill:
@@ -291,7 +331,7 @@ class _Sweep:
         if fired is None:
             return False
         fired = {**fired, "plan_sha256": self.digest}
-        self.ledger.append(L.KILLED, fired)
+        self._pending.append((L.KILLED, fired))  # written with the outcome that fired it
         self.report.killed = fired
         return True
 
@@ -321,7 +361,7 @@ def status(path: Path) -> dict[str, Any]:
     done = [results[i] for i in ids if i in results]
     completed = sum(r["event"] == L.RUN_OK for r in done)
     failed = sum(r["event"] == L.RUN_FAILED for r in done)
-    current = registration.state(path)
+    current = registration.state(path, records)
     by_role: dict[str, dict[str, int]] = {}
     for key in keys:
         slot = by_role.setdefault(key.role, {"planned": 0, "completed": 0, "failed": 0})

@@ -92,6 +92,9 @@ def inspect(path: Path) -> SealState:
 def verify(path: Path) -> str:
     """Return the plan's hash if the seal is intact; raise TamperedError otherwise."""
     path = Path(path)
+    if not FIELD_RE.search(read_text(path)):  # a damaged seal line is tampering, not bad input
+        raise TamperedError(f'{TAMPERED} {path}: no seal field `sha256: "<hex>"` (never sealed, '
+                            "or the seal line was edited)")
     state = inspect(path)
     if not state.sealed:
         raise TamperedError(f"{TAMPERED} {path}: the plan is not sealed; run `exante lock {path}`")

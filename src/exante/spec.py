@@ -220,17 +220,18 @@ class _Reader:
                low: float | None = None, high: float | None = None) -> float | None:
         if node is None:
             return default
-        if isinstance(node, bool) or not isinstance(node, (int, float)):
-            raise self.fail(path, "a number", node)
+        if isinstance(node, bool) or not isinstance(node, (int, float)) or not abs(node) < 1e308:
+            raise self.fail(path, "a number", node)  # the abs() test refuses NaN, inf, 10**400
         if (low is not None and node < low) or (high is not None and node > high):
             raise self.fail(path, f"a number in [{low}, {high}]", node)
         return float(node)
 
-    def integer(self, node: Any, path: str, default: int | None = None, *, low: int = 0) -> int | None:
+    def integer(self, node: Any, path: str, default: int | None = None, *, low: int = 0,
+                high: int = 2**32 - 1) -> int | None:
         if node is None:
             return default
-        if isinstance(node, bool) or not isinstance(node, int) or node < low:
-            raise self.fail(path, f"an integer >= {low}", node)
+        if isinstance(node, bool) or not isinstance(node, int) or not low <= node <= high:
+            raise self.fail(path, f"an integer in [{low}, {high}]", node)
         return node
 
     def boolean(self, node: Any, path: str, default: bool) -> bool:
@@ -257,6 +258,11 @@ class _Reader:
             if not _is_scalar(value):
                 raise self.fail(f"{path}.{key}", "a scalar (string, number, true/false)", value)
         return dict(node)
+
+
+def _keys(node: Any) -> tuple[str, ...]:
+    """The keys of a mapping node (anything else has none; `mapping` then names its type)."""
+    return tuple(node) if isinstance(node, dict) else ()
 
 
 def _is_scalar(value: Any) -> bool:
@@ -305,7 +311,7 @@ def _design(r: _Reader, node: Any, top: dict[str, Any]) -> Design:
     d = r.mapping(node, "design", ("factors", "arms", "fixed", "baseline", "seeds"))
     factors = {}
     for name, levels in r.mapping(d.get("factors"), "design.factors",
-                                  tuple(d.get("factors") or ())).items():
+                                  _keys(d.get("factors"))).items():
         if not isinstance(levels, list) or not levels:
             raise r.fail(f"design.factors.{name}", "a non-empty list of levels", levels)
         for i, level in enumerate(levels):
@@ -315,7 +321,7 @@ def _design(r: _Reader, node: Any, top: dict[str, Any]) -> Design:
             raise PlanError("levels must be distinct", file=r.file, path=f"design.factors.{name}")
         factors[name] = tuple(levels)
     arms = {}
-    for name, params in r.mapping(d.get("arms"), "design.arms", tuple(d.get("arms") or ())).items():
+    for name, params in r.mapping(d.get("arms"), "design.arms", _keys(d.get("arms"))).items():
         arms[name] = r.scalars(params, f"design.arms.{name}")
     if factors and arms:
         raise PlanError("give either factors (a full factorial) or arms (named cells), not both",
@@ -356,7 +362,7 @@ def _trial(r: _Reader, node: Any) -> tuple[TrialSpec, dict[str, float]]:
         try:
             if re.compile(str(pattern)).groups < 1:
                 raise r.fail(f"trial.metrics_regex.{name}", "a regex with one (group)", pattern)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:  # huge repeat, deep nesting
             raise r.fail(f"trial.metrics_regex.{name}", f"a valid regex ({exc})", pattern) from exc
     if kind == "command" and not regex and not t.get("metrics_json"):
         raise PlanError("a command trial needs metrics_regex or metrics_json to find its metrics",
@@ -448,7 +454,7 @@ def _tau(r: _Reader, node: Any, path: str) -> Tau | None:
     t = r.mapping(node, path, ("params", "samples", "margin", "seed_start", "description",
                                "tau_must_beat", "must_beat"))
     return Tau(r.scalars(t.get("params"), f"{path}.params"),
-               r.integer(t.get("samples"), f"{path}.samples", 10, low=1),
+               r.integer(t.get("samples"), f"{path}.samples", 10, low=1, high=10_000),
                r.number(t.get("margin"), f"{path}.margin", 0.10, low=0),
                r.integer(t.get("seed_start"), f"{path}.seed_start", 0),
                _prose(r, t.get("description"), f"{path}.description"),
@@ -565,7 +571,7 @@ def _failures(r: _Reader, node: Any) -> Failures:
     if policy == "count_as_worst" and worst is None:
         raise PlanError("count_as_worst needs `worst:` (the value a failed run scores)",
                         file=r.file, path="failures.worst")
-    return Failures(policy, worst, r.integer(f.get("retries"), "failures.retries", 0))
+    return Failures(policy, worst, r.integer(f.get("retries"), "failures.retries", 0, high=100))
 
 
 def _kill_prose(r: _Reader, node: Any) -> tuple[str | None, bool]:
@@ -650,9 +656,10 @@ def _cross_check(plan: Plan, r: _Reader) -> None:
     if plan.trial is not None and not d.factors and not d.arms and plan.seed_protocol is None:
         raise PlanError("an executable plan needs design.factors or design.arms", file=r.file,
                         path="design")
-    if plan.decision.rule == "sigma" and len(d.arms) != 1 and plan.seed_protocol is not None:
-        raise PlanError("the sigma rule compares one arm against the baseline; give exactly one "
-                        "design.arms entry", file=r.file, path="design.arms")
+    if plan.seed_protocol is not None and (d.factors or len(d.arms) != 1):
+        raise PlanError("the variance-first seed protocol compares one arm against the baseline; "
+                        "give exactly one design.arms entry (and no factors)", file=r.file,
+                        path="design.arms")
     known = set(d.factors) | {k for arm in d.arms.values() for k in arm} | set(d.fixed)
     for name in plan.trial.group_by if plan.trial else ():
         if name not in known:

@@ -179,13 +179,30 @@ def _peak_rss_mb() -> float | None:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+_THREADS_SET: tuple[int, frozenset[str]] | None = None
+
+
 def set_threads(threads: int) -> None:
-    """Pin intra-op threads in this worker (env for OpenMP/MKL, torch if already imported)."""
+    """Pin intra-op threads in this worker (env for OpenMP/MKL, torch, loaded BLAS pools).
+
+    Cheap after the first call: it acts again only when `threads` or the set of
+    loaded numerical libraries changed.
+    """
+    global _THREADS_SET
+    state = (threads, frozenset(m for m in ("torch", "numpy") if m in sys.modules))
+    if state == _THREADS_SET:
+        return
+    _THREADS_SET = state
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(threads)
+    # BLAS pools already loaded (numpy imported by a worker's __main__ before this ran)
+    # sized themselves from the CPU count; the env vars above come too late for them.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)
 
 
 # ---------------------------------------------------------------- metrics
@@ -238,8 +255,9 @@ _FN_CACHE: dict[str, Callable] = {}
 
 def resolve(target: str, plan_dir: Path, pythonpath: tuple[str, ...] = ()) -> Callable:
     """Import `module:function`, with the plan's folder and `pythonpath` on sys.path."""
-    if target in _FN_CACHE:
-        return _FN_CACHE[target]
+    key = f"{plan_dir}|{':'.join(pythonpath)}|{target}"
+    if key in _FN_CACHE:
+        return _FN_CACHE[key]
     for folder in (str(plan_dir), *(str((plan_dir / p).resolve()) for p in pythonpath)):
         if folder not in sys.path:
             sys.path.insert(0, folder)
@@ -250,7 +268,7 @@ def resolve(target: str, plan_dir: Path, pythonpath: tuple[str, ...] = ()) -> Ca
         fn = getattr(fn, part)
     if not callable(fn):
         raise TypeError(f"{target} is not callable")
-    _FN_CACHE[target] = fn
+    _FN_CACHE[key] = fn
     return fn
 
 

@@ -11,13 +11,39 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
+import signal
 
 from ..trials import Outcome, Task, execute_task, failed, set_threads
 from .base import Executor
 
+# A command trial stops itself at `timeout_s` (killing its whole process group);
+# the pool's own timeout, which kills the worker, is only the backstop.
+_COMMAND_GRACE_S = 5.0
+
 
 def _init_worker(threads: int) -> None:
     set_threads(threads)
+    _stop_commands_on_sigterm()
+
+
+def _stop_commands_on_sigterm() -> None:
+    """Make the pool's SIGTERM (a timeout, a cancelled sweep) kill this worker's commands first.
+
+    A command runs in its own session, so without this it outlives the worker
+    and keeps its CPU or GPU after its run was recorded as over.
+    """
+    from ..command import kill_running
+
+    pool_exit = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum, frame):
+        kill_running()
+        if callable(pool_exit):
+            pool_exit(signum, frame)
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 class LocalExecutor(Executor):
@@ -39,6 +65,8 @@ class LocalExecutor(Executor):
     def submit(self, task: Task) -> None:
         per_run = task.trial.timeout_s
         timeout = None if per_run is None else per_run * len(task.runs)
+        if timeout is not None and task.trial.kind == "command":
+            timeout += _COMMAND_GRACE_S
         future = self._pool.schedule(execute_task, args=(task,), timeout=timeout)
         self._futures[future] = task
 
