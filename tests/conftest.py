@@ -1,0 +1,69 @@
+"""Shared fixtures. Keep this small: a fixture belongs here only when two test files use it.
+
+    cli          run `exante ARGS...` in-process (click's CliRunner); returns the Result
+    make_plan    write an executable, unsealed prereg.yaml plus its trial module; returns the path
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+TRIAL_CODE = '''def train(params, seed, ctx):
+    return {"score": float(params.get("x", 0)) + 0.01 * seed}
+'''
+
+
+@pytest.fixture
+def cli():
+    """`cli("lock", path)` -> click Result with exit_code, stdout, stderr (separate streams)."""
+    runner = CliRunner()
+
+    def invoke(*args):
+        from exante.cli import main
+
+        return runner.invoke(main, [str(a) for a in args])
+
+    return invoke
+
+
+def base_plan(experiment_id: str, module: str) -> dict:
+    """A small executable plan: baseline x=0 vs one arm x=1, three seeds, a threshold rule."""
+    return {
+        "experiment_id": experiment_id,
+        "hypothesis": "setting x to 1 raises the score",
+        "metrics": {"primary": {"name": "score", "direction": "higher"}},
+        "design": {"baseline": {"x": 0}, "arms": {"treated": {"x": 1}}, "seeds": [1, 2, 3]},
+        "trial": {"python": f"{module}:train"},
+        "decision": {"rule": "threshold", "acceptance": "experiment.mean > baseline.mean"},
+    }
+
+
+def plan_text(plan: dict) -> str:
+    """YAML for `plan` with the seal field seed 000's regex needs (safe_dump would write '')."""
+    return yaml.safe_dump(plan, sort_keys=False) + 'sha256: ""\n'
+
+
+@pytest.fixture
+def make_plan(tmp_path):
+    """make_plan(experiment_id="demo", **top_level_overrides) -> experiments/<id>/prereg.yaml.
+
+    The trial module gets a unique name, because trials run in-process (inline executor)
+    and Python caches modules by name for the whole test session.
+    """
+
+    def make(experiment_id: str = "demo", **overrides) -> Path:
+        module = f"trial_{uuid.uuid4().hex[:12]}"
+        folder = tmp_path / "experiments" / experiment_id
+        folder.mkdir(parents=True)
+        (folder / f"{module}.py").write_text(TRIAL_CODE, encoding="utf-8")
+        plan = {**base_plan(experiment_id, module), **overrides}
+        path = folder / "prereg.yaml"
+        path.write_text(plan_text(plan), encoding="utf-8")
+        return path
+
+    return make
