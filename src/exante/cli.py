@@ -338,3 +338,7 @@ def demo(out: Path, quick: bool, workers: int | None, executor: str, quiet: bool
         click.echo(f"{name:12s} {path}")
     if report.killed:
         sys.exit(1)
+
+
+if __name__ == "__main__":  # python -m exante.cli
+    main()

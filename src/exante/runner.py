@@ -181,12 +181,19 @@ class _Sweep:
                                              "workers": self.options.workers, **self.env_extra})
         todo = self._todo(keys)
         self.progress.start(len(keys), len(keys) - len(todo), _role_counts(keys))
+        killed = False
         try:
-            killed = self._execute(todo)
-            if self.plan.seed_protocol is not None and self.reused is None:
-                from . import protocol
+            if self.plan.seed_protocol is not None:
+                # variance first: the baseline stage finishes before any experiment run starts
+                killed = self._execute([k for k in todo if k.stage == "baseline_variance"])
+                if self.reused is None:
+                    from . import protocol
 
-                protocol.store_baseline(self.plan, self.path, self.results, self.ledger.head())
+                    protocol.store_baseline(self.plan, self.path, self.results,
+                                            self.ledger.head())
+                todo = [k for k in todo if k.stage != "baseline_variance"]
+            if not killed:
+                killed = self._execute(todo)
             if not killed and self.plan.seed_protocol is not None:
                 killed = self._maybe_stage2()
         finally:

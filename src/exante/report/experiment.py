@@ -59,6 +59,8 @@ def default_sigma_note_path(plan_path: Path | str) -> Path | None:
     """
     inputs_plan = load_inputs(plan_path).plan
     proto = inputs_plan.seed_protocol
+    if proto is not None and proto.report:
+        return Path(os.path.normpath(inputs_plan.folder / proto.report))
     if proto is None or not proto.reuse:
         return None
     store = inputs_plan.folder / proto.reuse
