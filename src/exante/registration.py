@@ -108,10 +108,17 @@ def _module_files(module: str, plan: Plan) -> list[Path]:
 
 
 def _label(path: Path, plan: Plan) -> str:
-    try:
-        return str(path.resolve().relative_to(plan.folder.resolve()))
-    except ValueError:
-        return str(path.resolve())
+    """The file relative to the plan's folder (`..` allowed), so a clone elsewhere still matches.
+
+    Files of installed packages are named by their path inside site-packages.
+    """
+    import os
+
+    resolved = path.resolve()
+    for parent in resolved.parents:
+        if parent.name in ("site-packages", "dist-packages"):
+            return str(resolved.relative_to(parent))
+    return os.path.relpath(resolved, plan.folder.resolve())
 
 
 def fingerprints(plan: Plan) -> dict[str, str]:
