@@ -13,7 +13,7 @@ import exante
 PUBLIC = [
     "ExanteError", "FingerprintError", "InputError", "IntegrityError", "LedgerError",
     "PlanError", "RefusedError", "RuleError", "TamperedError", "Ledger", "Plan", "RunOptions",
-    "amend", "compare", "decide", "holm", "load_plan", "lock", "run", "status", "verify",
+    "amend", "compare", "holm", "load_plan", "lock", "run", "status", "verify",
 ]
 COMPARISON_KEYS = {
     "mean_diff", "ci_low", "ci_high", "welch_t", "welch_df", "p_value", "cohens_d",

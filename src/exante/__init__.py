@@ -6,7 +6,7 @@ Public surface (pinned by tests/test_public_api.py):
     load_plan, Plan          the sealed plan
     lock, verify, amend      the seal and its amendments
     run, status, RunOptions  executing a plan
-    decide                   the verdict, written to result.json
+    exante.decide.decide     the verdict, written to result.json (the submodule keeps the name)
     Ledger                   the append-only hash-chained record
     ExanteError and its tree
 
@@ -28,13 +28,12 @@ _LAZY = {
     "Ledger": "ledger", "amend": "registration", "lock": "registration",
     "RunOptions": "runner", "run": "runner", "status": "runner", "verify": "seal",
     "Plan": "spec", "load_plan": "spec", "compare": "stats", "holm": "stats",
-    "decide": "decide",
 }
 
 __all__ = [
     "ExanteError", "FingerprintError", "InputError", "IntegrityError", "LedgerError",
     "PlanError", "RefusedError", "RuleError", "TamperedError", "Ledger", "Plan", "RunOptions",
-    "amend", "compare", "decide", "holm", "load_plan", "lock", "run", "status", "verify",
+    "amend", "compare", "holm", "load_plan", "lock", "run", "status", "verify",
 ]
 
 

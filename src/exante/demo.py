@@ -58,11 +58,11 @@ def prepare(out: Path, *, quick: bool) -> tuple[Path, bool]:
 
 def write_outputs(plan: Path, root: Path) -> dict[str, Path]:
     """Decide, then write report, paper, deck and catalogue; returns what was written."""
-    from . import decide as decide_mod
     from . import registry
+    from .decide import decide
     from .report import render_deck, render_paper, render_report
 
-    decide_mod.decide(plan)
+    decide(plan)
     outputs: dict[str, Path] = {"result": plan.parent / "result.json"}
     report = [Path(p) for p in render_report(plan)]
     outputs.update({p.name: p for p in report if p.suffix in (".md", ".html")})
