@@ -277,10 +277,12 @@ def _threshold_verdict(plan: Plan, analysis: dict, trap_problems: list[str]):
         if factorial is None:
             return "INCONCLUSIVE", None, reasons + ["no acceptance rule registered"]
         acceptance = True
-        reasons.append("factorial study: findings are the per-factor verdicts")
+        reasons.append("factorial study: traps behaved and tau was beaten; the findings are the "
+                       "per-factor verdicts")
     if acceptance is None:
         return "INCONCLUSIVE", None, reasons + ["acceptance rule undecided (missing statistics)"]
-    reasons.insert(0, f"acceptance {plan.decision.acceptance!r}: {acceptance}")
+    if plan.decision.acceptance is not None:
+        reasons.insert(0, f"acceptance {plan.decision.acceptance!r}: {acceptance}")
     if acceptance and tau_ok:
         return "PASS", None, reasons
     return "FAIL", None, reasons

@@ -105,10 +105,18 @@ def _arm_sentence(r: Result, c: Mapping[str, Any]) -> str:
 def methods(inputs: ReportInputs) -> Section:
     plan, r = inputs.plan, inputs.result
     trial = plan.trial
-    runs = (f"Each run calls {code(trial.target).text}" if trial and trial.target
-            else "Each run executes the registered command" if trial else "Runs are external")
+    if trial is not None and trial.kind == "batched":
+        group = ", ".join(trial.group_by)
+        runs = (f"Runs sharing {group} are trained together by {code(trial.target).text} as one "
+                f"stacked ensemble of up to {trial.max_batch} (each run keeps its own seed and "
+                "parameters)")
+    elif trial is not None and trial.target:
+        runs = f"Each run calls {code(trial.target).text} with one seed and one cell's parameters"
+    else:
+        runs = ("Each run executes the registered command with one seed and one cell's "
+                "parameters" if trial else "Runs are external")
     items = [
-        f"{runs} with one seed and one cell's parameters; the runner records every outcome "
+        f"{runs}; the runner records every outcome "
         "(metrics, wall time, environment) in a hash-chained ledger as it finishes.",
         f"Failed runs (crash, timeout, NaN) are {plan.failures.policy.replace('_', ' ')}, as "
         "registered before any run.",
