@@ -1,0 +1,142 @@
+"""The MLP ablation study three ways, side by side in one run, on this machine.
+
+    python benchmarks/ablation.py [--per-process-runs K | --per-process-all] [--epochs 20]
+
+(a) the per-process loop a researcher writes: one `python -m exante_examples.mlp.cli`
+    process per run, one after another (54 cells x seeds + 10 tau). By default
+    it times K runs spread over the cells (every depth x activation) and
+    scales the measured mean to the whole study; the table says so.
+    --per-process-all runs all 64 processes (about 10-15 minutes here).
+(b) exante's local executor with default settings: the study plan with the
+    one-run-at-a-time Python trial, `--workers` = CPU count, one thread each.
+(c) exante with batching: the study as shipped (stacked ensembles by depth,
+    activation, mode).
+
+It also measures a large fp32 matmul's GFLOP/s with 1 and with `workers`
+threads in the same run, and reports the training FLOPs (counted analytically
+by the trainer) per second of wall time against that peak. Nothing here is a
+test: numbers vary with load; read them side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from mlp_peak import matmul_peak_gflops  # noqa: E402
+
+
+def study_text(epochs: int, batched: bool) -> str:
+    from exante.demo import study_text as shipped
+
+    text = shipped(quick=False).replace("epochs: 20", f"epochs: {epochs}")
+    if not batched:
+        text = text.replace("  batched: exante_examples.mlp.train:train_batch\n"
+                            "  group_by: [depth, activation, mode]\n  max_batch: 9\n",
+                            "  python: exante_examples.mlp.train:train\n")
+        assert "train_batch" not in text
+    return text
+
+
+def run_exante(text: str, workers: int) -> tuple[float, list[dict]]:
+    """Lock and run the plan in a fresh registry; (wall seconds of `run`, RUN_OK records)."""
+    from exante import ledger, registration, runner
+
+    root = Path(tempfile.mkdtemp(prefix="exante-bench-"))
+    plan = root / "prereg.yaml"
+    plan.write_text(text)
+    registration.lock(plan)
+    start = time.perf_counter()
+    report = runner.run(plan, runner.RunOptions(executor="local", workers=workers, threads=1))
+    wall = time.perf_counter() - start
+    assert report.failed == 0 and report.killed is None, report
+    records = [r for r in ledger.Ledger(root / "ledger.jsonl").records() if r["event"] == "RUN_OK"]
+    return wall, records
+
+
+def per_process(epochs: int, k: int | None) -> tuple[float, int, int]:
+    """(seconds per run, runs timed, runs in the study) for the one-process-per-run loop."""
+    from exante.design import expand
+    from exante.spec import plan_from_mapping, parse_yaml
+
+    plan = plan_from_mapping(parse_yaml(study_text(epochs, False), "study"), Path("study.yaml"))
+    keys = [key for key in expand(plan) if key.role in ("baseline", "arm", "tau")]
+    chosen = keys if k is None else _spread(keys, k)
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, key in enumerate(chosen):
+            p = key.params
+            argv = [sys.executable, "-m", "exante_examples.mlp.cli", "--depth", str(p["depth"]),
+                    "--activation", p["activation"], "--weight_decay", str(p["weight_decay"]),
+                    "--seed", str(key.seed), "--epochs", str(epochs), "--mode", p["mode"],
+                    "--out", f"{tmp}/{i}.json"]
+            start = time.perf_counter()
+            subprocess.run(argv, check=True, capture_output=True,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+            times.append(time.perf_counter() - start)
+    return statistics.mean(times), len(chosen), len(keys)
+
+
+def _spread(keys: list, k: int) -> list:
+    """k runs covering every (depth, activation) pair, so the mean is not biased to cheap cells."""
+    by_arch: dict[tuple, list] = {}
+    for key in keys:
+        by_arch.setdefault((key.params["depth"], key.params["activation"]), []).append(key)
+    picked, i = [], 0
+    while len(picked) < k:
+        for group in by_arch.values():
+            if i < len(group) and len(picked) < k:
+                picked.append(group[i])
+        i += 1
+    return picked
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--per-process-runs", type=int, default=6)
+    parser.add_argument("--per-process-all", action="store_true")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+
+    peak1 = matmul_peak_gflops(1)
+    peakw = matmul_peak_gflops(args.workers)
+    wall_c, records = run_exante(study_text(args.epochs, True), args.workers)
+    wall_b, _ = run_exante(study_text(args.epochs, False), args.workers)
+    per_run, timed, total = per_process(args.epochs, None if args.per_process_all else
+                                        args.per_process_runs)
+    wall_a = per_run * total
+    flops = sum(r["data"]["metrics"].get("flops", 0.0) for r in records)
+    cpu = sum(r["data"]["metrics"].get("train_cpu_seconds", 0.0) for r in records)
+
+    how = "measured" if timed == total else f"{timed} runs timed, x {total}"
+    print(f"MLP ablation, {args.epochs} epochs, {len(records)} runs (incl. traps), "
+          f"{os.cpu_count()} CPUs, workers={args.workers}, load {os.getloadavg()[0]:.1f}")
+    print(f"matmul peak (2048^2 fp32): 1 thread {peak1:.1f} GFLOP/s, "
+          f"{args.workers} threads {peakw:.1f} GFLOP/s\n")
+    print(f"{'setup':48s} {'wall s':>8s} {'speed-up':>9s}")
+    print(f"{'(a) one process per run, sequential (' + how + ')':48s} {wall_a:8.1f} {1.0:8.1f}x")
+    print(f"{'(b) exante local executor, default':48s} {wall_b:8.1f} {wall_a / wall_b:8.1f}x")
+    print(f"{'(c) exante, batched stacked ensembles':48s} {wall_c:8.1f} {wall_a / wall_c:8.1f}x")
+    print(f"\ntraining FLOPs in (c): {flops / 1e12:.2f} TFLOP")
+    print(f"  per wall second of the whole sweep: {flops / wall_c / 1e9:6.1f} GFLOP/s = "
+          f"{100 * flops / wall_c / 1e9 / peakw:.0f}% of the {args.workers}-thread peak")
+    if cpu:
+        print(f"  per CPU second inside training:    {flops / cpu / 1e9:6.1f} GFLOP/s = "
+              f"{100 * flops / cpu / 1e9 / peak1:.0f}% of the 1-thread peak")
+    print(json.dumps({"a": wall_a, "b": wall_b, "c": wall_c, "peak1": peak1, "peakw": peakw,
+                      "tflop": flops / 1e12, "timed_per_process": timed}))
+
+
+if __name__ == "__main__":
+    main()
