@@ -171,6 +171,14 @@ class Plan:
             need.append("metrics.primary: give `{name: ..., direction: higher|lower}`")
         if not self.design.seeds and self.seed_protocol is None:
             need.append("design.seeds: list the seeds (e.g. [42, 137, 256])")
+        if self.decision.rule == "threshold" and self.decision.acceptance is None:
+            prose = " (acceptance_criterion is prose)" if "acceptance_criterion" in self.raw else ""
+            need.append(f"decision.acceptance{prose}: add `decision: {{rule: threshold, "
+                        "acceptance: <expression>}`, e.g. experiment.mean <= 0.85 * baseline.mean")
+        prose_traps = [t.name for t in self.traps if t.expect is None]
+        if prose_traps:
+            need.append(f"traps {', '.join(prose_traps)}: expected_outcome is prose; add `expect: "
+                        "worse | no_effect` (with margin) or `check: <expression>`")
         if self.kill_prose and not self.kill:
             need.append("kill: the prose kill criterion cannot be applied mechanically; add "
                         "`kill: [{name: ..., when: <expression>}]`")
@@ -273,7 +281,7 @@ def _is_scalar(value: Any) -> bool:
 
 TOP_KEYS = (
     "experiment_id", "title", "hypothesis", "hypotheses", "metrics", "design", "trial",
-    "resources", "analysis", "decision", "traps", "tau", "kill", "failures", "seed_protocol",
+    "analysis", "decision", "traps", "tau", "kill", "failures", "seed_protocol",
     "data", "code", "retracts", "ladder", "notes", "author", "created", "tags",
     # seed 000's vocabulary, kept as documentation where it is prose
     "acceptance_criterion", "kill_criterion", "trap_cells", "tau_baseline", "seeds",
