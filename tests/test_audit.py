@@ -144,3 +144,19 @@ def test_lock_committed_before_its_results_passes(repo):
     assert row.status == "ok", row.detail
     assert "precedes ledger RUN_OK" in row.detail and "result.json" in row.detail
     assert not [r for r in rows if r.status == "FAIL"], rows
+
+
+def test_git_order_from_a_relative_root_in_a_subfolder(repo, monkeypatch):
+    # git runs at the repository's top level; paths given relative to the caller's
+    # folder once matched nothing there, and the check was silently skipped
+    project = repo / "project"
+    plan = make_experiment(project / "experiments" / "nested", "nested", "arm beats baseline",
+                           run=False)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "sealed plan")
+    run_and_decide(plan)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "results")
+    monkeypatch.chdir(project)
+    [row] = rows_of(audit(Path("experiments")), "nested", "git-order")
+    assert row.status == "ok", row.detail

@@ -39,13 +39,14 @@ def _lines(repo: Path, *args: str) -> list[str]:
 
 def first_adding_commit(repo: Path, path: Path) -> str | None:
     """The oldest commit that added `path` (``git log --diff-filter=A``)."""
-    found = _lines(repo, "log", "--diff-filter=A", "--format=%H", "--", str(path))
+    found = _lines(repo, "log", "--diff-filter=A", "--format=%H", "--", str(Path(path).resolve()))
     return found[-1] if found else None
 
 
 def first_commit_containing(repo: Path, path: Path, needle: str) -> str | None:
     """The oldest commit whose change to `path` made `needle` appear (``git log -S``)."""
-    found = _lines(repo, "log", "--reverse", "--format=%H", f"-S{needle}", "--", str(path))
+    found = _lines(repo, "log", "--reverse", "--format=%H", f"-S{needle}", "--",
+                   str(Path(path).resolve()))
     return found[0] if found else None
 
 
