@@ -42,6 +42,7 @@ def caveats_for(plan: Plan, analysis: dict[str, Any], result: dict[str, Any]) ->
                                         "augmentation too, not only initialisation "
                                         "(Bouthillier et al. 2021); check what the trial's seed "
                                         "controls"))
+    out += _wall_clock_confound(cells, result)
     out += _sigma_definition(arms)
     out += _test_disagree(arms, plan)
     return out
@@ -148,6 +149,29 @@ def _failed(plan: Plan, cells: list[dict]) -> list[dict]:
     kinds = sorted({f["error_kind"] or "?" for c in cells for f in c["failed"]})
     return [_c("FAILED_RUNS", f"{n} run(s) failed ({', '.join(kinds)}); per the plan they are "
                               f"{how}, and every one is listed in the ledger")]
+
+
+def _wall_clock_confound(cells: list[dict], result: dict) -> list[dict]:
+    """Wall-clock deltas mean little when the compared runs did not share conditions."""
+    wall = result.get("wall_clock")
+    if not wall or wall.get("delta_pct") is None:
+        return []
+    if result.get("reused_baseline"):
+        return [_c("WALL_CLOCK_CONFOUNDED", f"the baseline's wall times were measured by "
+                                            f"{result['reused_baseline']['source']} at another "
+                                            "time, possibly under other load: the wall-clock "
+                                            "delta is indicative only")]
+    def load(role):
+        xs = [x for c in cells if c["role"] == role for x in c.get("load1", [])
+              if isinstance(x, (int, float))]
+        return sum(xs) / len(xs) if xs else None
+    b, e = load(BASELINE), load(ARM)
+    if b is None or e is None or abs(b - e) < 0.5 or max(b, e) / max(min(b, e), 0.1) < 1.25:
+        return []
+    return [_c("WALL_CLOCK_CONFOUNDED", f"baseline runs finished at a mean load average of "
+                                        f"{b:.1f}, experiment runs at {e:.1f}: the "
+                                        f"{wall['delta_pct']:+.1f}% wall-clock delta mixes the "
+                                        "change with the machine's other work")]
 
 
 def _sigma_definition(arms: list[dict]) -> list[dict]:

@@ -51,7 +51,7 @@ def _cells(plan: Plan, results: list[dict], reused: dict | None) -> list[dict[st
     if plan.tau is not None:
         rows["tau"] = {"name": "tau", "role": TAU, "levels": dict(plan.tau.params)}
     for row in rows.values():
-        row.update(seeds=[], values=[], failed=[], wall_s=[])
+        row.update(seeds=[], values=[], failed=[], wall_s=[], load1=[])
     base_name = design_cells(plan)[0].name
     if reused is not None:
         for r in reused["runs"]:
@@ -62,11 +62,13 @@ def _cells(plan: Plan, results: list[dict], reused: dict | None) -> list[dict[st
     for record in sorted(results, key=lambda r: (r["data"]["cell"], r["data"]["seed"])):
         d = record["data"]
         row = rows.setdefault(d["cell"], {"name": d["cell"], "role": d["role"], "levels": {},
-                                          "seeds": [], "values": [], "failed": [], "wall_s": []})
+                                          "seeds": [], "values": [], "failed": [], "wall_s": [],
+                                          "load1": []})
         value = run_value(record, plan)
         row["seeds"].append(d["seed"])
         row["values"].append(value if math.isfinite(value) else None)
         row["wall_s"].append(d["metrics"].get("wall_time", d.get("wall_s")))
+        row["load1"].append(d.get("load1"))
         if record["event"] == L.RUN_FAILED:
             row["failed"].append({"seed": d["seed"], "error_kind": d.get("error_kind"),
                                   "error": (d.get("error") or "")[:500]})

@@ -311,6 +311,9 @@ class _Sweep:
         data = {"run_id": key.run_id, "cell": key.cell, "role": key.role, "stage": key.stage,
                 "seed": key.seed, "params": dict(key.params), "metrics": dict(outcome.metrics),
                 "wall_s": outcome.wall_s, "peak_rss_mb": outcome.peak_rss_mb,
+                # the driver's 1-minute load average, so a wall-clock comparison across runs
+                # made under different load can be flagged rather than believed
+                "load1": round(os.getloadavg()[0], 2),
                 "env": {**outcome.env, **self.env_extra}, "executor": self.options.executor}
         if outcome.ok:
             event = L.RUN_OK
