@@ -1,0 +1,67 @@
+"""`exante demo --quick`: the whole study pipeline, from the shipped plan to the paper PDF.
+
+The quick variant trains 2 epochs instead of 20 and must say, everywhere a
+reader looks, that it is not the registered study. Running the demo again
+on the same folder resumes: nothing is re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("mnist1d")
+
+
+def demo(out: Path) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "exante", "demo", "--quick", "--out", str(out),
+                           "--workers", "2", "--quiet"], capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("demo")
+    return out, demo(out)
+
+
+def test_demo_writes_verdicts_reports_paper_deck_and_catalogue(first) -> None:
+    out, proc = first
+    folder = out / "experiments" / "mlp-ablation-mnist1d-quick"
+    for name in ("result.json", "report.md", "report.html", "paper.html", "paper.pdf",
+                 "deck.html"):
+        assert (folder / name).is_file(), name
+        assert str(folder / name) in proc.stdout, f"demo did not say where {name} is"
+    assert (folder / "paper.pdf").read_bytes().startswith(b"%PDF")
+    for name in ("SUMMARY.md", "SUMMARY.json", "index.html"):
+        assert (out / "experiments" / name).is_file()
+    result = json.loads((folder / "result.json").read_text())
+    assert result["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE")
+    verdicts = result["factorial"]["factor_verdicts"]
+    assert set(verdicts) == {"depth", "activation", "weight_decay"}
+    assert all(v["verdict"] in ("EFFECT", "NO_EFFECT", "INCONCLUSIVE") for v in verdicts.values())
+    traps = {t["name"]: t["passed"] for t in result["traps"]}
+    assert traps["trivial_pass"] is True  # the oracle scores exactly 1
+    assert result["flow"]["planned"] == 70 and result["flow"]["failed"] == 0
+
+
+def test_quick_is_labelled_as_not_the_registered_study(first) -> None:
+    out, _ = first
+    folder = out / "experiments" / "mlp-ablation-mnist1d-quick"
+    for name in ("report.md", "paper.html"):
+        assert "QUICK SMOKE TEST" in (folder / name).read_text(), name
+    assert "QUICK SMOKE TEST" in (out / "experiments" / "SUMMARY.md").read_text()
+
+
+def test_demo_again_resumes_and_runs_nothing(first) -> None:
+    out, _ = first
+    proc = demo(out)
+    assert "resuming" in proc.stdout
+    assert "already done 70, ran 0" in proc.stdout
