@@ -65,14 +65,18 @@ def run_exante(text: str, workers: int) -> tuple[float, list[dict]]:
 
 
 def per_process(epochs: int, k: int | None) -> tuple[float, int, int]:
-    """(seconds per run, runs timed, runs in the study) for the one-process-per-run loop."""
+    """(seconds for the whole study, runs timed, runs in the study) for the per-process loop.
+
+    With k, the runs timed cover every (depth, activation, mode) group and the
+    total is each group's mean time times its number of runs.
+    """
     from exante.design import expand
     from exante.spec import plan_from_mapping, parse_yaml
 
     plan = plan_from_mapping(parse_yaml(study_text(epochs, False), "study"), Path("study.yaml"))
     keys = [key for key in expand(plan) if key.role in ("baseline", "arm", "tau")]
     chosen = keys if k is None else _spread(keys, k)
-    times = []
+    times: dict[tuple, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for i, key in enumerate(chosen):
             p = key.params
@@ -83,15 +87,24 @@ def per_process(epochs: int, k: int | None) -> tuple[float, int, int]:
             start = time.perf_counter()
             subprocess.run(argv, check=True, capture_output=True,
                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-            times.append(time.perf_counter() - start)
-    return statistics.mean(times), len(chosen), len(keys)
+            times.setdefault(_group(key), []).append(time.perf_counter() - start)
+    counts: dict[tuple, int] = {}
+    for key in keys:
+        counts[_group(key)] = counts.get(_group(key), 0) + 1
+    total = sum(n * statistics.mean(times[g]) for g, n in counts.items())
+    return total, len(chosen), len(keys)
+
+
+def _group(key) -> tuple:
+    return key.params["depth"], key.params["activation"], key.params["mode"]
 
 
 def _spread(keys: list, k: int) -> list:
-    """k runs covering every (depth, activation) pair, so the mean is not biased to cheap cells."""
+    """k runs covering every (depth, activation, mode) group, round-robin."""
     by_arch: dict[tuple, list] = {}
     for key in keys:
-        by_arch.setdefault((key.params["depth"], key.params["activation"]), []).append(key)
+        by_arch.setdefault(_group(key), []).append(key)
+    k = max(k, len(by_arch))
     picked, i = [], 0
     while len(picked) < k:
         for group in by_arch.values():
@@ -104,7 +117,7 @@ def _spread(keys: list, k: int) -> list:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--per-process-runs", type=int, default=6)
+    parser.add_argument("--per-process-runs", type=int, default=14)
     parser.add_argument("--per-process-all", action="store_true")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
@@ -113,13 +126,12 @@ def main() -> None:
     peakw = matmul_peak_gflops(args.workers)
     wall_c, records = run_exante(study_text(args.epochs, True), args.workers)
     wall_b, _ = run_exante(study_text(args.epochs, False), args.workers)
-    per_run, timed, total = per_process(args.epochs, None if args.per_process_all else
-                                        args.per_process_runs)
-    wall_a = per_run * total
+    wall_a, timed, total = per_process(args.epochs, None if args.per_process_all else
+                                       args.per_process_runs)
     flops = sum(r["data"]["metrics"].get("flops", 0.0) for r in records)
     cpu = sum(r["data"]["metrics"].get("train_cpu_seconds", 0.0) for r in records)
 
-    how = "measured" if timed == total else f"{timed} runs timed, x {total}"
+    how = "all measured" if timed == total else f"{timed} of {total} timed, scaled"
     print(f"MLP ablation, {args.epochs} epochs, {len(records)} runs (incl. traps), "
           f"{os.cpu_count()} CPUs, workers={args.workers}, load {os.getloadavg()[0]:.1f}")
     print(f"matmul peak (2048^2 fp32): 1 thread {peak1:.1f} GFLOP/s, "
