@@ -171,7 +171,9 @@ def big_plan(root: Path, keys: int) -> dict[str, float]:
 
     def scan():
         keys_ = expand(plan, include_stage2=False)
-        sweep = _Sweep(path, plan, plan_digest, RunOptions(executor="inline"), _Silent())
+        # the realistic resume scan reads and verifies the ledger, then finds what is left
+        sweep = _Sweep(path, plan, plan_digest, RunOptions(executor="inline"), _Silent(),
+                       ledger.records())
         return sweep._todo(keys_)
 
     plan_digest = registration.state(path).sealed_hash
