@@ -219,7 +219,8 @@ def lines(check: dict[str, Any], gate_rows: list[dict[str, Any]]) -> list[str]:
                    f"{row['power_at_smallest_effect']:.2f}{extra}")
     if check.get("note"):
         out.append(f"  note: {check['note']}")
-    for g in gate_rows:
-        out.append(f"  gate {g['rule']}: can flip (holds at {g['holds_at']}, fails at "
-                   f"{g['fails_at']})")
+    if gate_rows:
+        out.append(f"  gates: {len(gate_rows)} registered rule(s) can flip "
+                   f"({', '.join(g['rule'] for g in gate_rows)}); the inputs on each side are "
+                   "in the ledger's DESIGN_CHECK record")
     return out
