@@ -99,12 +99,19 @@ def design_check(result: Result) -> Section:
     dc = result.get("design_check")
     if not dc:
         return Section("Design check", [Para("No design check was recorded at lock time.")])
+    unit = "comparison" if dc.get("per_factor") else "cell"
     rows = [["σ used", f"{fmt.num(dc.get('sigma'))} ({dc.get('sigma_source') or '—'})"],
-            ["false-pass rate under no effect (per cell)", fmt.frac(dc.get("false_pass_rate"))],
+            [f"false-pass rate under no effect (per {unit})", fmt.frac(dc.get("false_pass_rate"))],
             [f"power at d = {dc.get('smallest_effect', '—')}", fmt.frac(dc.get("power"))],
-            [f"P(≥ 1 false pass across {dc.get('k', '—')} cell(s))",
+            [f"P(≥ 1 false pass across {dc.get('k', '—')} {unit}(s))",
              fmt.frac(dc.get("familywise_false_pass"))],
             ["seeds per group for 80% power", fmt.integer(dc.get("seeds_for_80_power"))]]
+    for factor, row in (dc.get("per_factor") or {}).items():
+        equiv = row.get("p_no_effect_when_null")
+        rows.append([f"{factor}: {row.get('runs_per_level')} runs per level",
+                     f"power {fmt.frac(row.get('power_at_smallest_effect'))}"
+                     + (f"; P(equivalence claimed | no effect) {fmt.frac(equiv)}"
+                        if equiv is not None else "")])
     if dc.get("n_base") is not None:
         rows.insert(0, ["group sizes", f"baseline {dc.get('n_base')}, experiment "
                                        f"{dc.get('n_exp')}" + (f" (+{dc['n_stage2']})"
