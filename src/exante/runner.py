@@ -185,7 +185,7 @@ class _Sweep:
         try:
             if self.plan.seed_protocol is not None:
                 # variance first: the baseline stage finishes before any experiment run starts
-                killed = self._execute([k for k in todo if k.stage == "baseline_variance"])
+                killed = self._run_keys([k for k in todo if k.stage == "baseline_variance"])
                 if self.reused is None:
                     from . import protocol
 
@@ -193,7 +193,7 @@ class _Sweep:
                                             self.ledger.head())
                 todo = [k for k in todo if k.stage != "baseline_variance"]
             if not killed:
-                killed = self._execute(todo)
+                killed = self._run_keys(todo)
             if not killed and self.plan.seed_protocol is not None:
                 killed = self._maybe_stage2()
         finally:
@@ -215,6 +215,18 @@ class _Sweep:
         self.report.skipped += len(keys) - len(todo)
         return todo
 
+    def _run_keys(self, keys: list[RunKey]) -> bool:
+        """Execute `keys`, then retry failed ones up to the plan's `failures.retries` times."""
+        killed = self._execute(keys)
+        retries = self.plan.failures.retries
+        while not killed and retries:
+            again = [k for k in keys if self.results.get(k.run_id, {}).get("event") == L.RUN_FAILED
+                     and self.failures.get(k.run_id, 0) <= retries]
+            if not again:
+                break
+            killed = self._execute(again)
+        return killed
+
     def _maybe_stage2(self) -> bool:
         from . import protocol
 
@@ -232,7 +244,7 @@ class _Sweep:
         keys = [k for k in expand(self.plan, include_stage2=True) if k.stage == STAGE2]
         todo = self._todo(keys)
         self.progress.add_total(len(keys))
-        return self._execute(todo)
+        return self._run_keys(todo)
 
     # -- dispatch
     def _run_dir(self, run_id: str) -> str:
