@@ -64,9 +64,14 @@ def reused_from_ledger(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def reuse_baseline(plan: Plan, ledger: L.Ledger, plan_path: Path) -> dict[str, Any] | None:
-    """Adopt a stored baseline measurement if its configuration matches; record why or why not."""
-    records = ledger.records()
+def reuse_baseline(plan: Plan, ledger: L.Ledger, plan_path: Path,
+                   records: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """Adopt a stored baseline measurement if its configuration matches; record why or why not.
+
+    `records` are the ledger's records when the caller already holds them.
+    """
+    if records is None:
+        records = ledger.records()
     already = reused_from_ledger(records)
     if already is not None:
         return already

@@ -172,7 +172,8 @@ class _Sweep:
 
         keys = expand(self.plan, include_stage2=False)
         if self.plan.seed_protocol is not None:
-            self.reused = protocol.reuse_baseline(self.plan, self.ledger, self.path)
+            self.reused = protocol.reuse_baseline(self.plan, self.ledger, self.path,
+                                                  self.records)
             if self.reused is not None:
                 keys = [k for k in keys if k.stage != "baseline_variance"]
                 self.report.reused_baseline = self.reused.get("source")
