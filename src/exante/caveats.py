@@ -27,7 +27,7 @@ def caveats_for(plan: Plan, analysis: dict[str, Any], result: dict[str, Any]) ->
     cells, comps = analysis["cells"], analysis["comparisons"]
     arms = [c for c in comps if c["role"] == ARM]
     out: list[dict[str, str]] = []
-    out += _low_power(plan, cells, analysis["records"])
+    out += _low_power(plan, cells, result.get("design_check"))
     out += _optional_stopping(analysis)
     out += _winners_curse(result, arms, cells)
     out += _multiplicity(plan, comps)
@@ -48,12 +48,11 @@ def caveats_for(plan: Plan, analysis: dict[str, Any], result: dict[str, Any]) ->
     return out
 
 
-def _low_power(plan: Plan, cells: list[dict], records: list[dict]) -> list[dict]:
+def _low_power(plan: Plan, cells: list[dict], check: dict | None) -> list[dict]:
     ns = [c["stats"]["n"] for c in cells if c["role"] in (BASELINE, ARM)]
     if not ns or min(ns) > 5:
         return []
     need = stats.seeds_for_power(1.0, alpha=plan.analysis.alpha)
-    check = next((r["data"] for r in records if r["event"] == "DESIGN_CHECK"), None)
     power = (f"this design's power at d = {check['smallest_effect']:g} is "
              f"{check['power']:.0%} (design check)" if check and check.get("power") is not None
              else "the seed-003 rule's power at d = 1 is about 22%")

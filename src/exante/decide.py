@@ -377,7 +377,7 @@ def _last_design_check(records: list[dict]) -> dict[str, Any] | None:
 def _flow(plan_path: Path, analysis: dict) -> dict[str, Any]:
     from .runner import status
 
-    st = status(plan_path)
+    st = status(plan_path, plan=analysis["plan"], records=analysis["records"])
     reasons = []
     for cell in analysis["cells"]:
         for f in cell["failed"]:

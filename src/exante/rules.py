@@ -23,6 +23,7 @@ delta z d p p_holm passed; of tau: value threshold mean sd beaten margin.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 from dataclasses import dataclass
@@ -79,7 +80,18 @@ class Rule:
 
 def parse(source: str, *, where: str, file: str | None = None,
           allowed: frozenset[str] = NAMES) -> Rule:
-    """Parse and check `source`; RuleError names `file`, the YAML path `where` and the problem."""
+    """Parse and check `source`; RuleError names `file`, the YAML path `where` and the problem.
+
+    Parsed rules are cached: kill rules and trap checks are evaluated after
+    every outcome of a sweep, and a Rule is never changed after parsing.
+    """
+    if not isinstance(source, str):
+        raise RuleError("expected a rule expression (a string)", file=file, path=where)
+    return _parse(source, where, file, allowed)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(source: str, where: str, file: str | None, allowed: frozenset[str]) -> Rule:
     if not isinstance(source, str) or not source.strip():
         raise RuleError("expected a rule expression (a string)", file=file, path=where)
     if len(source) > MAX_LENGTH:

@@ -366,14 +366,19 @@ def _role_counts(keys: list[RunKey]) -> dict[str, int]:
     return counts
 
 
-def status(path: Path) -> dict[str, Any]:
-    """Counts for `exante status`: planned, completed, failed, pending, killed, and more."""
+def status(path: Path, *, plan: Plan | None = None,
+           records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Counts for `exante status`: planned, completed, failed, pending, killed, and more.
+
+    Pass `plan` and `records` when already loaded, to skip reading them again.
+    """
     from . import protocol
     from .spec import load_plan
 
     path = Path(path)
-    plan = load_plan(path)
-    records = L.Ledger(ledger_path(path)).records()
+    plan = plan if plan is not None else load_plan(path)
+    if records is None:
+        records = L.Ledger(ledger_path(path)).records()
     results = terminal_records(records)
     stage2 = any(r["event"] == L.STAGE and r["data"].get("run") for r in records)
     keys = expand(plan, include_stage2=stage2) if plan.trial is not None else []
