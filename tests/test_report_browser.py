@@ -80,7 +80,7 @@ def test_report_with_every_figure_loads_cleanly(pages):
     page = pages["warmup"]
     _clean(page)
     assert [i["src"] for i in page["probes"]["images"]] == [
-        "figures/cells.svg", "figures/forest.svg", "figures/tau.svg"]
+        "figures/cells.svg", "figures/forest.svg", "figures/controls.svg"]
     assert "Verdict: PASS" in page["probes"]["text"]
 
 

@@ -20,7 +20,7 @@ Result = Mapping[str, Any]
 
 # which section each figure belongs to
 _FIGURE_HOME = {"cells": "Experiment Statistics", "forest": "Statistical Test",
-                "tau": "τ baseline", "main_effects": "Factorial analysis",
+                "controls": "Traps", "main_effects": "Factorial analysis",
                 "interactions": "Factorial analysis"}
 
 
