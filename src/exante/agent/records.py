@@ -60,9 +60,22 @@ def schema_names() -> list[str]:
 
 
 def load_schema(verb: str) -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of `verb`'s record."""
+    """The JSON Schema (draft 2020-12) of `verb`'s record, with ``{"$ref": "other.json"}``
+    replaced by that schema, so it validates on its own (MCP clients resolve no references)."""
     text = resources.files("exante.agent").joinpath("schemas", f"{verb}.json").read_text("utf-8")
-    return json.loads(text)
+    return _inline(json.loads(text))
+
+
+def _inline(node: Any) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.endswith(".json") and "/" not in ref:
+            inner = load_schema(ref[:-5])
+            return {k: v for k, v in inner.items() if k not in ("$schema", "$id")}
+        return {k: _inline(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v) for v in node]
+    return node
 
 
 # ---------------------------------------------------------------- sealing
