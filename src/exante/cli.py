@@ -315,9 +315,10 @@ def _summary(record: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- records
 
 def _register_record_commands() -> None:
+    from .cli_agent import COMMANDS as AGENT
     from .cli_records import COMMANDS
 
-    for command in COMMANDS:
+    for command in (*COMMANDS, *AGENT):
         main.add_command(command)
 
 
