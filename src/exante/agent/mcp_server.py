@@ -11,9 +11,7 @@ one at a time in a worker thread, so the protocol loop never blocks on a sweep o
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from ..errors import ExanteError, InputError, require
 from . import records
@@ -103,9 +101,3 @@ def serve(root: Path) -> None:
 
     anyio.run(main)
 
-
-def tool_list() -> list[dict[str, Any]]:
-    """Name, input schema and output schema id of every tool (for docs and tests)."""
-    return [{"name": s.name, "input_schema": s.input_schema,
-             "output": json.loads(json.dumps(records.load_schema(s.output)))["title"]}
-            for s in TOOLS]
