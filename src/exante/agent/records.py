@@ -41,9 +41,7 @@ def jsonable(obj: Any) -> Any:
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set, frozenset)):
         return [jsonable(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        return jsonable(obj.item())
-    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy arrays
+    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy scalars and arrays
         return jsonable(obj.tolist())
     return str(obj)
 
