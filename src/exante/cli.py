@@ -104,10 +104,13 @@ def verify(path: Path) -> None:
     from . import registration, seal
     from .paths import ledger_path
 
+    from .history import History
+
     path = _plan_path(path)
     digest = seal.verify(path)
-    if ledger_path(path).exists() and registration.state(path).sealed_hash:
-        registration.verify_all(path)
+    history = History.read(ledger_path(path)) if ledger_path(path).exists() else None
+    if history is not None and history.sealed_hash:
+        registration.verify_all(path, history)
         click.echo(f"OK {path} sha256 {digest} (seal, lock record, code and data fingerprints)")
     else:
         click.echo(f"OK {path} sha256 {digest}")
@@ -233,9 +236,9 @@ def decide(path: Path, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(path: Path, as_json: bool) -> None:
     """Planned, completed, failed, pending and killed runs of PATH."""
-    from . import runner
+    from .status import status as run_status
 
-    data = runner.status(_plan_path(path))
+    data = run_status(_plan_path(path))
     if as_json:
         _echo_json(data)
         return

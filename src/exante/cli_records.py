@@ -41,7 +41,9 @@ def report(target: str, root: Path, paper: bool, pdf: bool, deck: bool,
     from .paths import find_plan
     from .report import render_deck, render_paper, render_report, write_sigma_note
 
-    plan = find_plan(target, root)
+    from .report import load_inputs
+
+    plan = load_inputs(find_plan(target, root))  # plan, ledger and result read once for all
     written = {"report": [str(p) for p in render_report(plan)]}
     note = write_sigma_note(plan, research_note)
     if note is not None:

@@ -24,15 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from . import ledger as L
 from . import protocol, registration, rules, stats
 from .caveats import caveats_for
 from .design import ARM, BASELINE, TAU, TRAP, design_cells
 from .errors import InputError
-from .paths import experiment_dir, ledger_path
-from .runner import terminal_records
+from .events import Event
+from .experiment import Experiment, open_experiment
 from .scope import build_scope, cell_values, run_value
-from .spec import Plan, load_plan
+from .spec import Plan
 
 SCHEMA = 1
 
@@ -69,7 +68,7 @@ def _cells(plan: Plan, results: list[dict], reused: dict | None) -> list[dict[st
         row["values"].append(value if math.isfinite(value) else None)
         row["wall_s"].append(d["metrics"].get("wall_time", d.get("wall_s")))
         row["load1"].append(d.get("load1"))
-        if record["event"] == L.RUN_FAILED:
+        if record.event == Event.RUN_FAILED:
             row["failed"].append({"seed": d["seed"], "error_kind": d.get("error_kind"),
                                   "error": (d.get("error") or "")[:500]})
     for row in rows.values():
@@ -193,22 +192,26 @@ def _traps(plan: Plan, scope: dict, comparisons: list[dict]) -> list[dict[str, A
     return out
 
 
-def analyse(plan_path: Path) -> dict[str, Any]:
-    """Every number the verdict and the report need, from the ledger alone."""
-    plan_path = Path(plan_path)
-    plan = load_plan(plan_path)
+def analyse(plan_path: Path | Experiment) -> dict[str, Any]:
+    """Every number the verdict and the report need, from the ledger alone.
+
+    Pass an open `Experiment` to reuse its plan and history (no second read).
+    """
+    exp = plan_path if isinstance(plan_path, Experiment) else open_experiment(plan_path)
+    plan, history = exp.plan, exp.history
     if plan.primary is None or plan.primary.direction is None:
-        raise InputError(f"{plan_path}: cannot decide mechanically: " +
+        raise InputError(f"{exp.plan_path}: cannot decide mechanically: " +
                          "; ".join(plan.missing_for_run()))
-    records = L.Ledger(ledger_path(plan_path)).records()
-    results = list(terminal_records(records).values())
-    reused = protocol.reused_from_ledger(records)
+    records = list(history.records)
+    results = list(history.terminal().values())
+    reused = history.reused_baseline()
     cells = _cells(plan, results, reused)
     comparisons = _comparisons(plan, cells)
     tau = _tau(plan, cells)
     extras = {c["cell"]: _rule_stats(c) for c in comparisons}
     scope = build_scope(plan, cell_values(plan, results, reused), extras, _tau_view(plan, tau))
-    return {"plan": plan, "records": records, "results": results, "reused": reused,
+    return {"plan": plan, "records": records, "history": history, "experiment": exp,
+            "results": results, "reused": reused,
             "cells": cells, "comparisons": comparisons, "tau": tau, "scope": scope,
             "factorial": _factorial(plan, cells), "traps": _traps(plan, scope, comparisons)}
 
@@ -328,13 +331,12 @@ def _sigma_verdict(analysis: dict):
 
 def decide(plan_path: Path) -> dict[str, Any]:
     """Compute the verdict, write result.json next to the ledger, record DECIDED. Returns it."""
-    plan_path = Path(plan_path)
-    registration.verify_all(plan_path)
-    analysis = analyse(plan_path)
-    plan, records = analysis["plan"], analysis["records"]
-    current = registration.state(plan_path)
+    exp = open_experiment(plan_path)  # the one read of the ledger, verified
+    _, plan, current = registration.verify_all(exp.plan_path, exp.history, plan=exp.plan)
+    analysis = analyse(exp)
+    plan, history = analysis["plan"], exp.history
     verdict_, tier, reasons = verdict(plan, analysis, current.killed)
-    head = records[-1]["hash"] if records else L.GENESIS
+    head = history.head
     result = {
         "schema": SCHEMA, "experiment_id": plan.experiment_id,
         "plan_sha256": current.sealed_hash, "ledger_head": head,
@@ -344,19 +346,18 @@ def decide(plan_path: Path) -> dict[str, Any]:
                     "unit": plan.primary.unit},
         "cells": analysis["cells"], "comparisons": analysis["comparisons"],
         "traps": analysis["traps"], "tau": analysis["tau"], "factorial": analysis["factorial"],
-        "design_check": _last_design_check(records), "kill": current.killed,
+        "design_check": history.design_check(), "kill": current.killed,
         "amendments": [_amendment(a) for a in current.amendments], "deviated": current.deviated,
-        "flow": _flow(plan_path, analysis), "wall_clock": _wall_clock(analysis["cells"]),
+        "flow": _flow(exp, analysis), "wall_clock": _wall_clock(analysis["cells"]),
         "reused_baseline": ({"source": analysis["reused"].get("source"),
                              "store": analysis["reused"].get("store")}
                             if analysis["reused"] else None),
         "retracts": list(plan.retracts), "ladder": dict(plan.ladder),
     }
     result["caveats"] = caveats_for(plan, analysis, result)
-    path = experiment_dir(plan_path) / "result.json"
-    path.write_text(json.dumps(result, indent=2, sort_keys=False, default=str) + "\n",
-                    encoding="utf-8")
-    L.Ledger(ledger_path(plan_path)).append(L.DECIDED, {"verdict": verdict_, "tier": tier,
+    exp.result_path.write_text(json.dumps(result, indent=2, sort_keys=False, default=str) + "\n",
+                               encoding="utf-8")
+    exp.append(Event.DECIDED, {"verdict": verdict_, "tier": tier,
                                                         "plan_sha256": current.sealed_hash,
                                                         "ledger_head": head,
                                                         "caveats": [c["code"] for c in
@@ -369,15 +370,10 @@ def _amendment(a: dict[str, Any]) -> dict[str, Any]:
     return {k: a.get(k) for k in keys}
 
 
-def _last_design_check(records: list[dict]) -> dict[str, Any] | None:
-    checks = [r["data"] for r in records if r["event"] == L.DESIGN_CHECK]
-    return checks[-1] if checks else None
+def _flow(exp: Experiment, analysis: dict) -> dict[str, Any]:
+    from .status import status
 
-
-def _flow(plan_path: Path, analysis: dict) -> dict[str, Any]:
-    from .runner import status
-
-    st = status(plan_path, plan=analysis["plan"], records=analysis["records"])
+    st = status(exp.plan_path, experiment=exp)
     reasons = []
     for cell in analysis["cells"]:
         for f in cell["failed"]:

@@ -27,21 +27,22 @@ from typing import Any, Iterable, Iterator
 from filelock import FileLock
 
 from .errors import LedgerError
+from .events import Event
 
 GENESIS = "0" * 64
 
-# Events; the runner and the registry add their own through the same `append`.
-LOCKED = "LOCKED"
-AMENDED = "AMENDED"
-DESIGN_CHECK = "DESIGN_CHECK"
-RUN_STARTED = "RUN_STARTED"
-RUN_OK = "RUN_OK"
-RUN_FAILED = "RUN_FAILED"
-KILLED = "KILLED"
-STAGE = "STAGE"
-DECIDED = "DECIDED"
-SWEEP_STARTED = "SWEEP_STARTED"
-SWEEP_FINISHED = "SWEEP_FINISHED"
+# Events: the `Event` enum is their one spelling; these names stay for existing callers.
+LOCKED = Event.LOCKED
+AMENDED = Event.AMENDED
+DESIGN_CHECK = Event.DESIGN_CHECK
+RUN_STARTED = Event.RUN_STARTED
+RUN_OK = Event.RUN_OK
+RUN_FAILED = Event.RUN_FAILED
+KILLED = Event.KILLED
+STAGE = Event.STAGE
+DECIDED = Event.DECIDED
+SWEEP_STARTED = Event.SWEEP_STARTED
+SWEEP_FINISHED = Event.SWEEP_FINISHED
 
 
 def canonical(obj: Any) -> str:

@@ -24,15 +24,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .. import ledger as L
 from .. import seal
 from ..errors import ExanteError
+from ..events import LOCK_EVENTS, RUN_EVENTS, Event
+from ..history import History, Record
 from . import gitlog
 from .catalogue import Entry, build_catalogue
 from .postmortem import WRITTEN
 
 OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
-RUN_EVENTS = (L.RUN_STARTED, L.RUN_OK, L.RUN_FAILED)
 RUN_OK_NEEDLE = '"event":"RUN_OK"'  # as canonical JSON writes it
 
 
@@ -67,7 +67,7 @@ def _audit_entry(root: Path, e: Entry) -> list[AuditRow]:
     folder = root / e.folder
     plan = root / e.plan_file if e.plan_file else None
     rows = []
-    records, chain = _chain(e, folder)
+    records, chain = _chain(e, folder)  # the history the catalogue read: no second scan
     rows.append(chain)
     rows.append(_seal(e, plan, records))
     rows += _result_lock(e, folder, records)
@@ -81,25 +81,24 @@ def _audit_entry(root: Path, e: Entry) -> list[AuditRow]:
     return rows
 
 
-def _chain(e: Entry, folder: Path) -> tuple[list[dict[str, Any]], AuditRow]:
-    ledger = L.Ledger(folder / "ledger.jsonl")
-    if not ledger.exists():
+def _chain(e: Entry, folder: Path) -> tuple[History, AuditRow]:
+    path = folder / "ledger.jsonl"
+    if not (path.is_file() and path.stat().st_size > 0):
         status = SKIP if e.kind != "orphan" and e.verdict == "UNSEALED" else FAIL
-        return [], AuditRow(e.id, "ledger", status, "no ledger.jsonl (never locked)")
-    try:
-        scan = ledger.scan(verify=True)
-    except ExanteError as exc:
-        return [], AuditRow(e.id, "ledger", FAIL, str(exc))
-    torn = f"; a torn last line ({len(scan.torn)} bytes) awaits repair" if scan.torn else ""
-    return scan.records, AuditRow(e.id, "ledger", OK if not torn else WARN,
-                                  f"{len(scan.records)} records, chain intact{torn}")
+        return History(), AuditRow(e.id, "ledger", status, "no ledger.jsonl (never locked)")
+    history = e.history if e.history is not None else History.read(path, tolerant=True)
+    if history.error is not None:
+        return History(), AuditRow(e.id, "ledger", FAIL, history.error)
+    torn = f"; a torn last line ({len(history.torn)} bytes) awaits repair" if history.torn else ""
+    return history, AuditRow(e.id, "ledger", OK if not torn else WARN,
+                             f"{len(history)} records, chain intact{torn}")
 
 
-def _locks(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in records if r["event"] in (L.LOCKED, L.AMENDED)]
+def _locks(records: History) -> list[Record]:
+    return records.locks()
 
 
-def _seal(e: Entry, plan: Path | None, records: list[dict[str, Any]]) -> AuditRow:
+def _seal(e: Entry, plan: Path | None, records: History) -> AuditRow:
     if plan is None or not plan.is_file():
         return AuditRow(e.id, "seal", FAIL, "the plan file is missing")
     try:
@@ -111,36 +110,35 @@ def _seal(e: Entry, plan: Path | None, records: list[dict[str, Any]]) -> AuditRo
     if not locks:
         return AuditRow(e.id, "seal", FAIL, f"sealed ({digest[:12]}…) but the ledger has no "
                                             "LOCKED record")
-    last = locks[-1]["data"].get("plan_sha256")
+    last = locks[-1].data.get("plan_sha256")
     if last != digest:
         return AuditRow(e.id, "seal", FAIL, f"the plan is sealed as {digest[:12]}… but the last "
                                             f"lock in the ledger is {str(last)[:12]}…")
     return AuditRow(e.id, "seal", OK, f"sha256 {digest[:12]}… = last lock")
 
 
-def _check_hash(records: list[dict[str, Any]], digest: str | None, what: str,
+def _check_hash(records: History, digest: str | None, what: str,
                 deviated_ok: bool) -> tuple[str, str]:
     """Was `digest` locked before every run event? (status, detail)."""
     locks = _locks(records)
-    runs = [r["seq"] for r in records if r["event"] in RUN_EVENTS]
-    first_run = min(runs) if runs else None
-    if locks and first_run is not None and first_run < locks[0]["seq"]:
+    first_run = records.first_run_seq()
+    if locks and first_run is not None and first_run < locks[0].seq:
         return FAIL, f"runs were recorded (seq {first_run}) before the first lock"
-    mine = [r for r in locks if r["data"].get("plan_sha256") == digest]
+    mine = [r for r in locks if r.data.get("plan_sha256") == digest]
     if not mine:
         return FAIL, f"{what}'s plan sha256 {str(digest)[:12]}… was never locked in this ledger"
     lock = mine[0]
-    if first_run is None or lock["seq"] < first_run:
-        return OK, f"{what} rests on {str(digest)[:12]}…, locked (seq {lock['seq']}) before " \
+    if first_run is None or lock.seq < first_run:
+        return OK, f"{what} rests on {str(digest)[:12]}…, locked (seq {lock.seq}) before " \
                    "every run"
-    if lock["event"] == L.AMENDED and lock["data"].get("after_runs") and deviated_ok:
+    if lock.event == Event.AMENDED and lock.data.get("after_runs") and deviated_ok:
         return WARN, (f"{what} rests on an amendment made after runs had started (seq "
-                      f"{lock['seq']}); declared as a deviation")
-    return FAIL, (f"{what}'s plan sha256 {str(digest)[:12]}… was locked (seq {lock['seq']}) "
+                      f"{lock.seq}); declared as a deviation")
+    return FAIL, (f"{what}'s plan sha256 {str(digest)[:12]}… was locked (seq {lock.seq}) "
                   f"after runs had started (seq {first_run}) and not declared as a deviation")
 
 
-def _result_lock(e: Entry, folder: Path, records: list[dict[str, Any]]) -> list[AuditRow]:
+def _result_lock(e: Entry, folder: Path, records: History) -> list[AuditRow]:
     rows = []
     path = folder / "result.json"
     if path.is_file():
@@ -150,17 +148,15 @@ def _result_lock(e: Entry, folder: Path, records: list[dict[str, Any]]) -> list[
             return [AuditRow(e.id, "result-lock", FAIL, f"result.json unreadable: {exc}")]
         status, detail = _check_hash(records, result.get("plan_sha256"), "result.json",
                                      bool(result.get("deviated")))
-        heads = {r["hash"] for r in records}
-        if status != FAIL and result.get("ledger_head") not in heads:
+        if status != FAIL and result.get("ledger_head") not in records.hashes:
             head = str(result.get("ledger_head"))[:12]
             status = FAIL
             detail = f"result.json's ledger_head {head}… is not a record of this ledger"
         rows.append(AuditRow(e.id, "result-lock", status, detail))
-    decided = [r for r in records if r["event"] == L.DECIDED]
+    decided = records.decided()
     for r in decided:
-        earlier = [x for x in records if x["seq"] < r["seq"]]
-        status, detail = _check_hash(earlier, r["data"].get("plan_sha256"),
-                                     f"DECIDED (seq {r['seq']})", True)
+        status, detail = _check_hash(records.before(r.seq), r.data.get("plan_sha256"),
+                                     f"DECIDED (seq {r.seq})", True)
         if status == FAIL or (r is decided[-1] and not rows):
             if not path.is_file():
                 detail = "result.json missing; " + detail
@@ -172,30 +168,30 @@ def _result_lock(e: Entry, folder: Path, records: list[dict[str, Any]]) -> list[
     return rows
 
 
-def _sweeps(e: Entry, records: list[dict[str, Any]]) -> list[AuditRow]:
+def _sweeps(e: Entry, records: History) -> list[AuditRow]:
     """Every SWEEP_STARTED names the plan hash that was in force when it started."""
     rows, current = [], None
     for r in records:
-        if r["event"] in (L.LOCKED, L.AMENDED):
-            current = r["data"].get("plan_sha256")
-        elif r["event"] == L.SWEEP_STARTED and r["data"].get("plan_sha256") != current:
-            rows.append(AuditRow(e.id, "result-lock", FAIL, f"a sweep (seq {r['seq']}) ran under "
-                                 f"{str(r['data'].get('plan_sha256'))[:12]}…, not the lock in "
+        if r.event in LOCK_EVENTS:
+            current = r.data.get("plan_sha256")
+        elif r.event == Event.SWEEP_STARTED and r.data.get("plan_sha256") != current:
+            rows.append(AuditRow(e.id, "result-lock", FAIL, f"a sweep (seq {r.seq}) ran under "
+                                 f"{str(r.data.get('plan_sha256'))[:12]}…, not the lock in "
                                  f"force ({str(current)[:12]}…)"))
     return rows
 
 
-def _fingerprints(e: Entry, plan: Path | None, records: list[dict[str, Any]]) -> AuditRow:
+def _fingerprints(e: Entry, plan: Path | None, records: History) -> AuditRow:
     if e.kind == "bet":
         return AuditRow(e.id, "fingerprints", SKIP, "a bet module is sealed as a whole (see seal)")
     locks = _locks(records)
     if plan is None or not locks:
         return AuditRow(e.id, "fingerprints", SKIP, "not locked")
-    recorded = dict(locks[-1]["data"].get("fingerprints") or {})
+    recorded = dict(locks[-1].data.get("fingerprints") or {})
     from .. import registration  # late: it pulls in the statistics stack
 
     try:
-        loaded = registration.load_any(plan)
+        loaded = e.plan if e.plan is not None else registration.load_any(plan)
         if loaded is not None:
             registration.check_fingerprints(loaded, recorded)
     except ExanteError as exc:
@@ -255,11 +251,11 @@ def _sealed_commit(repo: Path, plan: Path, e: Entry) -> str | None:
 
 
 def _lock_hashes(plan: Path, e: Entry) -> list[str]:
-    from ..paths import ledger_path
+    if e.history is None:
+        from ..paths import ledger_path
 
-    try:
-        records = L.Ledger(ledger_path(plan)).records(verify=False)
-    except ExanteError:
-        return [e.plan_sha256] if e.plan_sha256 else []
-    hashes = [r["data"].get("plan_sha256") for r in _locks(records)]
-    return [h for h in hashes if h] or ([e.plan_sha256] if e.plan_sha256 else [])
+        try:
+            e.history = History.read(ledger_path(plan), verify=False)
+        except ExanteError:
+            return [e.plan_sha256] if e.plan_sha256 else []
+    return e.history.lock_hashes() or ([e.plan_sha256] if e.plan_sha256 else [])

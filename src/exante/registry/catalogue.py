@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .. import ledger as L
 from .. import seal
+from ..events import Event
+from ..history import History
 from ..errors import ExanteError, InputError
 from .discover import BET_RE, Found, discover, module_docstring
 from .postmortem import MISSING, postmortem_status
 
 RESULT = "result.json"
+_NOT_SERIALISED = ("plan_text", "history", "plan")
 
 
 @dataclass
@@ -56,6 +59,9 @@ class Entry:
     rules: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     plan_text: str | None = field(default=None, repr=False)
+    # what was read to build the entry, handed to the audit so it reads nothing twice
+    history: History | None = field(default=None, repr=False, compare=False)
+    plan: Any = field(default=None, repr=False, compare=False)
 
     @property
     def killed(self) -> bool:
@@ -71,8 +77,8 @@ class Entry:
         return f"RETRACTED (was {v})" if self.retracted else v
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("plan_text")
+        d = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)
+             if f.name not in _NOT_SERIALISED}
         d["display_verdict"] = self.display_verdict
         d["killed"] = self.killed
         return d
@@ -120,39 +126,36 @@ def _rung_key(rung: Any) -> tuple:
 # ---------------------------------------------------------------- reading one experiment
 
 
-def _records(folder: Path, entry: Entry) -> list[dict[str, Any]]:
-    ledger = L.Ledger(folder / "ledger.jsonl")
-    try:
-        return ledger.records(verify=True)
-    except ExanteError as exc:
-        entry.problems.append(f"ledger: {exc} (run `exante audit`)")
-        try:
-            return ledger.records(verify=False)
-        except ExanteError:
-            return []
+def _history(folder: Path, entry: Entry) -> History:
+    """The ledger read once; a broken chain is a problem on the entry, read unverified."""
+    history = History.read(folder / "ledger.jsonl", tolerant=True)
+    if history.error is not None:
+        entry.problems.append(f"ledger: {history.error} (run `exante audit`)")
+    entry.history = history
+    return history
 
 
-def _apply_ledger(entry: Entry, records: list[dict[str, Any]]) -> None:
-    locks = [r for r in records if r["event"] in (L.LOCKED, L.AMENDED)]
-    entry.locked = bool(locks)
-    if locks:
-        entry.plan_sha256 = entry.plan_sha256 or locks[-1]["data"].get("plan_sha256")
-    entry.amendments = sum(r["event"] == L.AMENDED for r in records)
-    entry.deviated = any(r["event"] == L.AMENDED and r["data"].get("after_runs") for r in records)
-    kills = [r for r in records if r["event"] == L.KILLED]
-    if kills:
-        entry.kill = dict(kills[-1]["data"])
-    decided = [r for r in records if r["event"] == L.DECIDED]
-    if decided:
-        last = decided[-1]["data"]
+def _apply_ledger(entry: Entry, history: History) -> None:
+    lock = history.lock()
+    entry.locked = lock is not None
+    if lock is not None:
+        entry.plan_sha256 = entry.plan_sha256 or lock.data.get("plan_sha256")
+    entry.amendments = len(history.amendments())
+    entry.deviated = history.deviated
+    kill = history.last(Event.KILLED)
+    if kill is not None:
+        entry.kill = dict(kill.data)
+    decided = history.last(Event.DECIDED)
+    if decided is not None:
+        last = decided.data
         entry.verdict, entry.tier = last.get("verdict"), last.get("tier")
         entry.verdict_source = "ledger (DECIDED record; result.json missing)"
         entry.caveats = list(last.get("caveats") or [])
-    elif kills:
+    elif kill is not None:
         entry.verdict, entry.verdict_source = "KILL", "ledger (KILLED record)"
-    elif any(r["event"] in (L.RUN_OK, L.RUN_FAILED) for r in records):
+    elif history.terminal():
         entry.verdict, entry.verdict_source = "NO RESULT", "ledger (runs, not decided)"
-    elif locks:
+    elif lock is not None:
         entry.verdict, entry.verdict_source = "REGISTERED", "ledger (locked, not run)"
 
 
@@ -210,7 +213,7 @@ def _plan_entry(found: Found, root: Path) -> Entry:
     except ExanteError as exc:
         entry.problems.append(f"plan: {exc}")
     try:
-        plan = load_plan(found.path)
+        plan = entry.plan = load_plan(found.path)
         entry.id, entry.hypothesis = plan.experiment_id, plan.hypothesis
         entry.retracts = [dict(r) for r in plan.retracts]
         entry.ladder = dict(plan.ladder)
@@ -233,8 +236,7 @@ def _rules(plan) -> list[str]:
 
 
 def _finish(entry: Entry, folder: Path) -> None:
-    records = _records(folder, entry)
-    _apply_ledger(entry, records)
+    _apply_ledger(entry, _history(folder, entry))
     _apply_result(entry, folder)
     if entry.killed:
         entry.postmortem = postmortem_status(folder)

@@ -15,7 +15,7 @@ from . import fmt, html, narrative, sections, view
 from .doc import Block, Bullets, Figure, Para, Table, b, code
 from .experiment import write_text
 from .figures import FigureFile, write_figures
-from .inputs import ReportInputs, load_inputs
+from .inputs import ReportInputs, inputs_of
 from .markdown import title_of
 
 Result = Mapping[str, Any]
@@ -105,9 +105,9 @@ def slides(inputs: ReportInputs, figures: Sequence[FigureFile]) -> list[Slide]:
     return out
 
 
-def render_deck(plan_path: Path | str) -> Path:
+def render_deck(plan_path: "Path | str | ReportInputs") -> Path:
     """Write deck.html (self-contained slides) next to the ledger and return its path."""
-    inputs = load_inputs(plan_path)
+    inputs = inputs_of(plan_path)
     figures = write_figures(inputs.result, inputs.folder)
     deck = slides(inputs, figures)
     minutes = READOUT_MINUTES / max(1, len(deck))

@@ -15,7 +15,7 @@ from . import fmt, html, narrative, sections, view
 from .doc import Bullets, Document, Figure, Para, Section, Table, b, code
 from .experiment import write_text
 from .figures import FigureFile, write_figures
-from .inputs import ReportInputs, load_inputs
+from .inputs import ReportInputs, inputs_of
 from .markdown import title_of
 
 Result = Mapping[str, Any]
@@ -220,7 +220,7 @@ def render_paper(plan_path: Path | str, *, pdf: bool = True) -> tuple[Path, Path
     Returns (html_path, pdf_path); pdf_path is None when `pdf` is False.
     Raises MissingDependencyError naming `exante[pdf]` when weasyprint is absent.
     """
-    inputs = load_inputs(plan_path)
+    inputs = inputs_of(plan_path)
     figures = write_figures(inputs.result, inputs.folder)
     document = paper_document(inputs, figures)
     page = write_text(inputs.folder / "paper.html", html.render_document(
