@@ -127,7 +127,7 @@ def test_one_ledger_scan_per_command(tmp_path, count_scans, monkeypatch):
 
 def test_import_decide_loads_no_executor():
     code = ("import sys, exante.decide; "
-            "bad = sorted(m for m in sys.modules if m.startswith(('exante.executors', "
-            "'exante.runner', 'exante.trials')) or m in ('ray', 'submitit')); print(bad)")
+            "bad = sorted(m for m in sys.modules if m.startswith('exante.executors') "
+            "or m in ('exante.runner', 'exante.trials', 'ray', 'submitit')); print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout

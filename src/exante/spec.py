@@ -19,12 +19,14 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import PlanError
-from .trials import TrialSpec
+from .trialspec import TrialSpec
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 TARGET_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 DIRECTIONS = ("higher", "lower")
-RULES = ("threshold", "tiers", "sigma", "factorial")
+RULES = ("threshold", "tiers", "sigma", "factorial")  # the built-in families (`exante.families`)
+DECISION_KEYS = ("rule", "acceptance", "strict", "lenient", "catastrophic", "sigma", "threshold",
+                 "smallest_effect", "sigma_guess", "equivalence_margin")  # every family's keys
 TRAP_EXPECT = ("worse", "no_effect", "check")
 FAILURE_POLICIES = ("exclude", "count_as_worst")
 
@@ -87,6 +89,14 @@ class Decision:
     smallest_effect: float = 1.0  # in SD units, for the design check
     sigma_guess: float | None = None  # the metric's SD when no measurement exists yet
     equivalence_margin: float | None = None  # factorial: |main effect| below this is "no effect"
+    options: Mapping[str, Any] = field(default_factory=dict)  # a plug-in family's own keys
+
+    @property
+    def family(self):
+        """The verdict family that decides (`exante.families`)."""
+        from . import families
+
+        return families.get(self.rule)
 
 
 @dataclass(frozen=True)
@@ -171,10 +181,7 @@ class Plan:
             need.append("metrics.primary: give `{name: ..., direction: higher|lower}`")
         if not self.design.seeds and self.seed_protocol is None:
             need.append("design.seeds: list the seeds (e.g. [42, 137, 256])")
-        if self.decision.rule == "threshold" and self.decision.acceptance is None:
-            prose = " (acceptance_criterion is prose)" if "acceptance_criterion" in self.raw else ""
-            need.append(f"decision.acceptance{prose}: add `decision: {{rule: threshold, "
-                        "acceptance: <expression>}`, e.g. experiment.mean <= 0.85 * baseline.mean")
+        need += self.decision.family.missing_for_run(self)
         prose_traps = [t.name for t in self.traps if t.expect is None]
         if prose_traps:
             need.append(f"traps {', '.join(prose_traps)}: expected_outcome is prose; add `expect: "
@@ -493,20 +500,17 @@ def _kill(r: _Reader, node: Any) -> tuple[KillRule, ...]:
 
 
 def _decision(r: _Reader, node: Any) -> Decision:
-    keys = ("rule", "acceptance", "strict", "lenient", "catastrophic", "sigma", "threshold",
-            "smallest_effect", "sigma_guess", "equivalence_margin")
-    d = r.mapping(node, "decision", keys)
-    rule = r.string(d.get("rule"), "decision.rule", choices=RULES) or "threshold"
+    from . import families
+
+    named = node.get("rule") if isinstance(node, Mapping) else None
+    rule = r.string(named, "decision.rule", choices=families.names()) or "threshold"
+    family = families.get(rule)
+    d = r.mapping(node, "decision", DECISION_KEYS + tuple(family.keys))
     for key in ("acceptance", "strict", "lenient", "catastrophic"):
         if d.get(key) is not None:
             _rule(r, d[key], f"decision.{key}")
-    if rule == "threshold" and d.get("acceptance") is None:
-        raise PlanError("rule: threshold needs an `acceptance` expression", file=r.file,
-                        path="decision.acceptance")
-    if rule == "tiers" and not (d.get("strict") or d.get("lenient")):
-        raise PlanError("rule: tiers needs `strict` and/or `lenient` expressions", file=r.file,
-                        path="decision")
-    return Decision(
+    options = family.parse(r, d)
+    return Decision(options=options,
         rule=rule, acceptance=d.get("acceptance"),
         tiers=Tiers(d.get("strict"), d.get("lenient"), d.get("catastrophic")),
         sigma=r.string(d.get("sigma"), "decision.sigma", choices=("baseline", "pooled"))

@@ -24,25 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from .trialspec import TrialSpec  # a plan record (spec parses it); kept importable here
+
 # ---------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class TrialSpec:
-    """What the plan says to call. Exactly one of `target` (python/batched) or `argv` (command)."""
-
-    kind: str  # "python" | "batched" | "command"
-    target: str | None = None  # "package.module:function"
-    argv: tuple[str, ...] = ()  # command template, one token per element; never a shell
-    metric_regex: Mapping[str, str] = field(default_factory=dict)  # metric -> regex, group 1 = value
-    metric_json: str | None = None  # a JSON file (relative to run_dir) the command writes
-    timeout_s: float | None = None  # per run
-    cleanup: tuple[str, ...] = ()  # paths (templates) removed after the result is recorded
-    cwd: str | None = None  # relative to the plan's folder
-    env: Mapping[str, str] = field(default_factory=dict)
-    pythonpath: tuple[str, ...] = ()  # folders (relative to the plan) put on sys.path
-    group_by: tuple[str, ...] = ()  # batched: runs with equal values of these params share a call
-    max_batch: int = 64
 
 
 @dataclass(frozen=True)

@@ -81,18 +81,7 @@ def plan_summary(plan, result: Result) -> Section:
 
 
 def _rule_text(plan) -> str:
-    d = plan.decision
-    if d.rule == "threshold":
-        return f"threshold: {d.acceptance}" if d.acceptance else "threshold"
-    if d.rule == "tiers":
-        parts = [f"{n}: {getattr(d.tiers, n)}" for n in ("strict", "lenient", "catastrophic")
-                 if getattr(d.tiers, n)]
-        return "tiers — " + "; ".join(parts)
-    if d.rule == "sigma":
-        which = "baseline SD (rule A)" if d.sigma == "baseline" else "pooled SD (rule B)"
-        return f"sigma: WINNER at z ≥ {d.threshold:g}, σ = {which}"
-    margin = f", equivalence margin ±{d.equivalence_margin:g}" if d.equivalence_margin else ""
-    return f"factorial: per-factor EFFECT / NO_EFFECT / INCONCLUSIVE{margin}"
+    return plan.decision.family.describe(plan.decision)
 
 
 def design_check(result: Result) -> Section:
