@@ -150,10 +150,45 @@ def init(name: str, template: str, root: Path) -> None:
 # ---------------------------------------------------------------- run
 
 
+class _ExecutorName(click.ParamType):
+    """An executor name, checked against the registry (built-ins and installed ones)."""
+
+    name = "executor"
+
+    def convert(self, value, param, ctx):
+        from .executors import names
+
+        if value in names():
+            return value
+        self.fail(f"{value!r} is not an executor; expected one of {', '.join(names())}", param, ctx)
+
+
+_EXECUTOR = _ExecutorName()
+
+
+def _parse_opts(ctx, param, values) -> dict:
+    """--opt KEY=VALUE pairs; values read as YAML scalars (10 -> int, true -> bool)."""
+    import yaml
+
+    out = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", ctx, param)
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = raw
+    return out
+
+
+
 @main.command()
 @PLAN
-@click.option("--executor", type=click.Choice(["inline", "local", "ray", "slurm"]),
-              default="local", show_default=True)
+@click.option("--executor", type=_EXECUTOR, default="local", show_default=True,
+              help="Where runs happen: inline, local, ray, slurm, or an installed one.")
+@click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", callback=_parse_opts,
+              help="An engine option for the executor (repeatable), e.g. --opt ship=never.")
 @click.option("--workers", type=int, default=None, help="Parallel workers (default: CPU count).")
 @click.option("--threads", type=int, default=1, show_default=True, help="Threads per worker.")
 @click.option("--address", default=None, help="Ray cluster address (ray executor).")
@@ -164,9 +199,10 @@ def init(name: str, template: str, root: Path) -> None:
               help="Slurm profile file (YAML) with the same keys.")
 @click.option("--max-runs", type=int, default=None, help="Stop after N runs (smoke tests).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def run(path: Path, executor: str, workers: int | None, threads: int, address: str | None,
-        partition: str | None, time_min: int | None, gpus_per_task: int | None,
-        profile: Path | None, max_runs: int | None, quiet: bool) -> None:
+def run(path: Path, executor: str, opts: dict, workers: int | None, threads: int,
+        address: str | None, partition: str | None, time_min: int | None,
+        gpus_per_task: int | None, profile: Path | None, max_runs: int | None,
+        quiet: bool) -> None:
     """Run the sealed plan PATH: verify, execute what is missing, stop on a kill rule."""
     import os
 
@@ -176,6 +212,7 @@ def run(path: Path, executor: str, workers: int | None, threads: int, address: s
     extra = {k: v for k, v in {"address": address, "partition": partition, "time_min": time_min,
                                "gpus_per_task": gpus_per_task,
                                "profile": str(profile) if profile else None}.items() if v is not None}
+    extra.update(opts)
     options = runner.RunOptions(executor=executor, workers=workers or (os.cpu_count() or 1),
                                 threads=threads, max_runs=max_runs, extra=extra)
     progress = None if quiet else _rich_progress()
@@ -306,7 +343,7 @@ _register_record_commands()
 @click.option("--quick", is_flag=True,
               help="Smoke test: 2 epochs instead of 20, labelled as NOT the registered study.")
 @click.option("--workers", type=int, default=None, help="Parallel workers (default: CPU count).")
-@click.option("--executor", type=click.Choice(["inline", "local", "ray", "slurm"]),
+@click.option("--executor", type=_EXECUTOR,
               default="local", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def demo(out: Path, quick: bool, workers: int | None, executor: str, quiet: bool) -> None:

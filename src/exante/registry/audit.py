@@ -19,7 +19,6 @@ Each check gives one `AuditRow`: ok, FAIL, warn or skip, with the reason.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -28,6 +27,7 @@ from .. import seal
 from ..errors import ExanteError
 from ..events import LOCK_EVENTS, RUN_EVENTS, Event
 from ..history import History, Record
+from ..result import ResultError, read_result
 from . import gitlog
 from .catalogue import Entry, build_catalogue
 from .postmortem import WRITTEN
@@ -143,8 +143,8 @@ def _result_lock(e: Entry, folder: Path, records: History) -> list[AuditRow]:
     path = folder / "result.json"
     if path.is_file():
         try:
-            result = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            result = read_result(path, strict=False)
+        except ResultError as exc:
             return [AuditRow(e.id, "result-lock", FAIL, f"result.json unreadable: {exc}")]
         status, detail = _check_hash(records, result.get("plan_sha256"), "result.json",
                                      bool(result.get("deviated")))

@@ -21,6 +21,7 @@ from typing import Any
 from .. import seal
 from ..events import Event
 from ..history import History
+from ..result import ResultError, read_result
 from ..errors import ExanteError, InputError
 from .discover import BET_RE, Found, discover, module_docstring
 from .postmortem import MISSING, postmortem_status
@@ -164,16 +165,15 @@ def _apply_result(entry: Entry, folder: Path) -> None:
     if not path.is_file():
         return
     try:
-        result = json.loads(path.read_text(encoding="utf-8"))
-        verdict = result["verdict"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        result = read_result(path, strict=False, require=("verdict",))
+    except ResultError as exc:
         entry.problems.append(f"{RESULT}: unreadable ({exc})")
         return
-    entry.verdict, entry.tier = verdict, result.get("tier")
+    entry.verdict, entry.tier = str(result.verdict), result.tier
     entry.verdict_source = RESULT
-    entry.verdict_reasons = [str(x) for x in result.get("verdict_reasons") or []]
+    entry.verdict_reasons = list(result.verdict_reasons)
     entry.hypothesis = entry.hypothesis or str(result.get("hypothesis") or "")
-    entry.caveats = [c.get("code") for c in result.get("caveats") or [] if isinstance(c, dict)]
+    entry.caveats = result.caveat_codes
     if entry.plan_sha256 and result.get("plan_sha256") != entry.plan_sha256:
         entry.stale = True
         entry.problems.append(f"{RESULT} was decided for plan {str(result.get('plan_sha256'))[:12]}"

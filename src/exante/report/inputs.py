@@ -9,7 +9,6 @@ than later run records (decide again).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,6 +17,7 @@ from .. import seal
 from ..errors import InputError
 from ..experiment import RESULT_NAME, open_experiment
 from ..history import History, Record
+from ..result import Result, read_result as typed_result
 from ..spec import Plan
 
 RESULT_SCHEMA = 1
@@ -34,6 +34,7 @@ class ReportInputs:
     records: tuple[Record, ...]
     result: Mapping[str, Any]
     history: History | None = None
+    typed: Result | None = None  # the same result as typed records (`exante.result`)
 
     @property
     def plan_sha256(self) -> str:
@@ -53,20 +54,8 @@ class ReportInputs:
 
 
 def read_result(folder: Path) -> dict[str, Any]:
-    """Parse `folder/result.json` (schema 1). InputError when missing or malformed."""
-    path = Path(folder) / RESULT_NAME
-    try:
-        result = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no result yet; run `exante decide` on the plan first") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a readable result file ({exc})") from None
-    if not isinstance(result, dict) or result.get("schema") != RESULT_SCHEMA:
-        raise InputError(f"{path}: expected a result with \"schema\": {RESULT_SCHEMA}")
-    for key in ("plan_sha256", "verdict", "cells"):
-        if key not in result:
-            raise InputError(f"{path}: missing {key!r}")
-    return result
+    """`folder/result.json` as a dict (schema 1), through the one reader (`exante.result`)."""
+    return dict(typed_result(folder).raw)
 
 
 def load_inputs(plan_path: Path | str) -> ReportInputs:
@@ -81,10 +70,11 @@ def load_inputs(plan_path: Path | str) -> ReportInputs:
                          "reported in the catalogue (`exante rollup`), not by `exante report`")
     digest = seal.verify(plan_path)
     exp = open_experiment(plan_path)
-    result = read_result(exp.folder)
+    typed = typed_result(exp.folder)
+    result = dict(typed.raw)
     exp.history.check_belongs(result, digest, exp.result_path)
     return ReportInputs(plan_path, exp.folder, exp.plan, seal.read_text(plan_path),
-                        exp.history.records, result, exp.history)
+                        exp.history.records, result, exp.history, typed)
 
 
 def inputs_of(source: "ReportInputs | Path | str") -> ReportInputs:
