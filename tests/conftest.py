@@ -1,7 +1,12 @@
 """Shared fixtures. Keep this small: a fixture belongs here only when two test files use it.
 
-    cli          run `exante ARGS...` in-process (click's CliRunner); returns the Result
-    make_plan    write an executable, unsealed prereg.yaml plus its trial module; returns the path
+    cli              run `exante ARGS...` in-process (click's CliRunner); returns the Result
+    make_plan        write an executable, unsealed prereg.yaml plus its trial module
+    registry         a private copy of tests/fixtures/registry for one test
+    shared_registry  one copy for all tests of a module (for tests that only read it)
+
+Other helpers live in tests/fixtures/records_helpers.py (`invoke`, the CLI with the record
+commands; `make_experiment`; golden files; headless Chromium).
 """
 
 from __future__ import annotations
@@ -67,3 +72,24 @@ def make_plan(tmp_path):
         return path
 
     return make
+
+
+@pytest.fixture
+def registry(tmp_path) -> Path:
+    """A private copy of the checked-in registry (tests/fixtures/registry)."""
+    return _copy_registry(tmp_path / "registry")
+
+
+@pytest.fixture(scope="module")
+def shared_registry(tmp_path_factory) -> Path:
+    """One copy of the checked-in registry shared by a module's tests."""
+    return _copy_registry(tmp_path_factory.mktemp("registry") / "registry")
+
+
+def _copy_registry(dest: Path) -> Path:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+    from records_helpers import copy_registry
+
+    return copy_registry(dest)
