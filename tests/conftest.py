@@ -11,12 +11,15 @@ commands; `make_experiment`; golden files; headless Chromium).
 
 from __future__ import annotations
 
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
+
+# tests/fixtures holds the shared helpers (records_helpers); every test module may import them
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 
 TRIAL_CODE = '''def train(params, seed, ctx):
     return {"score": float(params.get("x", 0)) + 0.01 * seed}
@@ -26,12 +29,7 @@ TRIAL_CODE = '''def train(params, seed, ctx):
 @pytest.fixture
 def cli():
     """`cli("lock", path)` -> click Result with exit_code, stdout, stderr (separate streams)."""
-    runner = CliRunner()
-
-    def invoke(*args):
-        from exante.cli import main
-
-        return runner.invoke(main, [str(a) for a in args])
+    from records_helpers import invoke
 
     return invoke
 
@@ -87,9 +85,6 @@ def shared_registry(tmp_path_factory) -> Path:
 
 
 def _copy_registry(dest: Path) -> Path:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
     from records_helpers import copy_registry
 
     return copy_registry(dest)
