@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,48 @@ from .errors import InputError
 from .families.factorial import analyse_factorial
 from .events import Event
 from .experiment import Experiment, open_experiment
+from .history import History
 from .scope import build_scope, cell_values, run_value
 from .spec import Plan
 from .verdicts import Verdict
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Every number the verdict family and the report need, computed from the ledger once.
+
+    `cells` and `comparisons` are the dicts result.json stores (see `exante.result` for
+    their typed reading); `scope` is what registered rules evaluate. Read by attribute, or
+    by key (``analysis["traps"]``) as families written against the older dict do.
+    """
+
+    plan: Plan
+    history: History
+    experiment: Experiment
+    records: list
+    results: list
+    reused: dict[str, Any] | None
+    cells: list[dict[str, Any]]
+    comparisons: list[dict[str, Any]]
+    tau: dict[str, Any] | None
+    scope: dict[str, Any]
+    factorial: dict[str, Any] | None
+    traps: list[dict[str, Any]]
+    extra: dict[str, Any] = field(default_factory=dict)  # what a plug-in adds
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.extra:
+            return self.extra[key]
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
 SCHEMA = 1
 
@@ -139,7 +179,7 @@ def _traps(plan: Plan, scope: dict, comparisons: list[dict]) -> list[dict[str, A
     return out
 
 
-def analyse(plan_path: Path | Experiment) -> dict[str, Any]:
+def analyse(plan_path: Path | Experiment) -> Analysis:
     """Every number the verdict and the report need, from the ledger alone.
 
     Pass an open `Experiment` to reuse its plan and history (no second read).
@@ -157,10 +197,10 @@ def analyse(plan_path: Path | Experiment) -> dict[str, Any]:
     tau = _tau(plan, cells)
     extras = {c["cell"]: _rule_stats(c) for c in comparisons}
     scope = build_scope(plan, cell_values(plan, results, reused), extras, _tau_view(plan, tau))
-    return {"plan": plan, "records": records, "history": history, "experiment": exp,
-            "results": results, "reused": reused,
-            "cells": cells, "comparisons": comparisons, "tau": tau, "scope": scope,
-            "factorial": analyse_factorial(plan, cells), "traps": _traps(plan, scope, comparisons)}
+    return Analysis(plan=plan, history=history, experiment=exp, records=records,
+                    results=results, reused=reused, cells=cells, comparisons=comparisons,
+                    tau=tau, scope=scope, factorial=analyse_factorial(plan, cells),
+                    traps=_traps(plan, scope, comparisons))
 
 
 def _rule_stats(comp: dict[str, Any]) -> dict[str, Any]:
@@ -179,7 +219,7 @@ def _tau_view(plan: Plan, tau: dict | None) -> dict[str, Any] | None:
 # ---------------------------------------------------------------- verdicts
 
 
-def verdict(plan: Plan, analysis: dict[str, Any], killed: dict | None
+def verdict(plan: Plan, analysis: Analysis, killed: dict | None
             ) -> tuple[str, str | None, list[str]]:
     """(verdict, tier, reasons) by the registered rule family (see `exante.families`)."""
     if killed is not None:
@@ -231,7 +271,7 @@ def _amendment(a: dict[str, Any]) -> dict[str, Any]:
     return {k: a.get(k) for k in keys}
 
 
-def _flow(exp: Experiment, analysis: dict) -> dict[str, Any]:
+def _flow(exp: Experiment, analysis: Analysis) -> dict[str, Any]:
     from .status import status
 
     st = status(exp.plan_path, experiment=exp)
