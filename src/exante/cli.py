@@ -294,6 +294,16 @@ def _register_record_commands() -> None:
 _register_record_commands()
 
 
+def _register_interop_commands() -> None:
+    from .interop.cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_interop_commands()
+
+
 # ---------------------------------------------------------------- demo
 
 
