@@ -161,9 +161,12 @@ def init(name: str, template: str, root: Path) -> None:
               help="Slurm profile file (YAML) with the same keys.")
 @click.option("--max-runs", type=int, default=None, help="Stop after N runs (smoke tests).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--log-to", "log_to", default=None, metavar="mlflow[:URI]",
+              help="Also log every run to MLflow (nested under one run for the experiment); "
+                   "the ledger stays the record.")
 def run(path: Path, executor: str, workers: int | None, threads: int, address: str | None,
         partition: str | None, time_min: int | None, gpus_per_task: int | None,
-        profile: Path | None, max_runs: int | None, quiet: bool) -> None:
+        profile: Path | None, max_runs: int | None, quiet: bool, log_to: str | None) -> None:
     """Run the sealed plan PATH: verify, execute what is missing, stop on a kill rule."""
     import os
 
@@ -176,10 +179,31 @@ def run(path: Path, executor: str, workers: int | None, threads: int, address: s
     options = runner.RunOptions(executor=executor, workers=workers or (os.cpu_count() or 1),
                                 threads=threads, max_runs=max_runs, extra=extra)
     progress = None if quiet else _rich_progress()
+    target = _log_target(log_to)
     report = runner.run(path, options, progress=progress)
+    _log_to(path, log_to, target)  # after a kill too: whatever the ledger holds
     _print_sweep(report)
     if report.killed:
         sys.exit(1)
+
+
+def _log_target(log_to: str | None) -> str | None:
+    """Check --log-to before anything runs; the URI (None: MLflow's default)."""
+    if log_to is None:
+        return None
+    from .interop.mlflow_log import parse_target
+
+    return parse_target(log_to)
+
+
+def _log_to(path: Path, log_to: str | None, uri: str | None) -> None:
+    if log_to is None:
+        return
+    from .interop.mlflow_log import sync
+
+    done = sync(path, uri)
+    click.echo(f"mlflow: logged {done['logged']} run(s) ({done['already']} already there) "
+               f"under parent run {done['parent_run_id']} at {done['uri']}", err=True)
 
 
 def _rich_progress():
@@ -206,11 +230,15 @@ def _print_sweep(report) -> None:
 @main.command()
 @PLAN
 @click.option("--json", "as_json", is_flag=True, help="Print result.json.")
-def decide(path: Path, as_json: bool) -> None:
+@click.option("--log-to", "log_to", default=None, metavar="mlflow[:URI]",
+              help="Also put the verdict on the experiment's MLflow run (tags, result.json).")
+def decide(path: Path, as_json: bool, log_to: str | None) -> None:
     """Apply the registered rules to the ledger of PATH; write result.json."""
     from .decide import decide as decide_
 
+    target = _log_target(log_to)
     result = decide_(_plan_path(path))
+    _log_to(_plan_path(path), log_to, target)
     if as_json:
         _echo_json(result)
         return

@@ -34,8 +34,10 @@ def _echo_json(data: Any) -> None:
               help="Seed-protocol plans: where to write experiment_<id>_1M.md (default: next "
                    "to the stored baseline variance).")
 @click.option("--json", "as_json", is_flag=True, help="Print the written paths as JSON.")
+@click.option("--log-to", "log_to", default=None, metavar="mlflow[:URI]",
+              help="Also attach the report to the experiment's MLflow run.")
 def report(target: str, root: Path, paper: bool, pdf: bool, deck: bool,
-           research_note: Path | None, as_json: bool) -> None:
+           research_note: Path | None, as_json: bool, log_to: str | None) -> None:
     """Write report.md, report.html and figures for TARGET (an id or a plan path) from its
     saved plan, ledger and result.json."""
     from .paths import find_plan
@@ -51,6 +53,10 @@ def report(target: str, root: Path, paper: bool, pdf: bool, deck: bool,
         written["paper"] = [str(p) for p in (html_path, pdf_path) if p is not None]
     if deck:
         written["deck"] = [str(render_deck(plan))]
+    if log_to is not None:
+        from .interop.mlflow_log import parse_target, sync
+
+        sync(plan, parse_target(log_to))
     if as_json:
         _echo_json(written)
         return
