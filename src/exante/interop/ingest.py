@@ -264,8 +264,10 @@ def _check_unmatched(source: Source, out: Plan_, allow: bool, names: list[str],
         shown = ", ".join(out.unmatched[:5]) + (f" and {len(out.unmatched) - 5} more"
                                                 if len(out.unmatched) > 5 else "")
         cols = {n: cmap.params.get(n, n) for n in names}
+        have = ", ".join(sorted(source.rows[0].values)[:20]) if source.rows else ""
         raise InputError(f"{source.name}: {len(out.unmatched)} row(s) match no registered run "
-                         f"({shown}); matched on seed column {cmap.seed!r} and {cols}. Map the "
+                         f"({shown}); matched on seed column {cmap.seed!r} and {cols}; the "
+                         f"source has columns {have}. Map the "
                          "columns (--param NAME=COLUMN, --seed COLUMN), or pass --allow-unmatched"
                          " to import the rest (the skipped rows are counted in the ledger)")
     if not out.matched:

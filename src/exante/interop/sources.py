@@ -225,7 +225,10 @@ def _items(updates: Any, into: dict[str, Any]) -> None:
         value = json.loads(item.value_json) if item.value_json else None
         if isinstance(value, dict) and set(value) <= {"value", "desc"} and "value" in value:
             value = value["value"]  # config items written as {"desc": ..., "value": ...}
-        into[_key(item)] = value
+        if isinstance(value, dict):  # nested config: {"model": {"width": 4}} -> model.width
+            into.update(_flatten(value, f"{_key(item)}."))
+        else:
+            into[_key(item)] = value
 
 
 _BLOCK = 32768
