@@ -243,6 +243,7 @@ def decide(path: Path, as_json: bool, log_to: str | None) -> None:
         _echo_json(result)
         return
     tier = f" ({result['tier']})" if result.get("tier") else ""
+    tier += " — RETROSPECTIVE, not pre-registered" if result.get("retrospective") else ""
     click.echo(f"{result['experiment_id']}: {result['verdict']}{tier}")
     for reason in result["verdict_reasons"]:
         click.echo(f"  {reason}")

@@ -411,3 +411,12 @@ def _wall_clock(cells: list[dict]) -> dict[str, Any] | None:
     b, e = mean(base["wall_s"]), mean(arms[0]["wall_s"])
     delta = None if not b or e is None else 100.0 * (e - b) / b
     return {"baseline_mean_s": b, "experiment_mean_s": e, "delta_pct": delta}
+
+
+def _callable() -> None:  # `exante.decide(ID)` calls exante.api.decide (see exante.api)
+    from .api import make_callable
+
+    make_callable(__name__)
+
+
+_callable()

@@ -36,7 +36,7 @@ def retrospective(records: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
 def message(runs: int, sources: list[str]) -> str:
     names = ", ".join(str(s) for s in sources[:3]) + (f" and {len(sources) - 3} more"
                                                      if len(sources) > 3 else "")
-    return (f"{LABEL}: not pre-registered. {runs} run(s) were imported from {names} after the "
+    return (f"Not pre-registered: {runs} run(s) were imported from {names} after the "
             "plan was sealed; they existed before it, so the plan could have been written "
             "knowing them. Decided by the registered rules, but a retrospective analysis, "
             "not a test of a prediction.")

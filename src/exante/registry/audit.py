@@ -199,7 +199,7 @@ def _retrospective(e: Entry, folder: Path, records: list[dict[str, Any]],
                             f"{info['runs']} imported run(s) but result.json does not say "
                             "RETROSPECTIVE (edited, or decided by another tool); decide again"))
     else:
-        out.append(AuditRow(e.id, "retrospective", WARN, info["message"]))
+        out.append(AuditRow(e.id, "retrospective", WARN, f"RETROSPECTIVE: {info['message']}"))
     return out
 
 

@@ -20,7 +20,7 @@ NEUTRAL_LIKE = ("NEUTRAL", "FAIL", "INCONCLUSIVE")
 def seal_lines(result: Result, plan_name: str, n_records: int, head: str) -> list:
     """The provenance paragraph: which sealed plan and which ledger state this is from."""
     retro = result.get("retrospective")
-    return [*([Para([badge("RETROSPECTIVE"), " ", str(retro.get("message") or "")],
+    return [*([Para([badge("RETROSPECTIVE"), " " + str(retro.get("message") or "")],
                     kind="warn")] if retro else []),
         Para(["Verdict: ", badge(verdict_label(result)),
               f" (rule: {result.get('rule') or '—'})."], kind="verdict"),
@@ -81,7 +81,9 @@ def plan_summary(plan, result: Result) -> Section:
     if plan.ladder:
         rows.append(["ladder", f"{plan.ladder.get('name')} rung {plan.ladder.get('rung')}, scope "
                                f"{plan.ladder.get('scope', '—')}"])
-    return Section("Pre-registered plan", [Table(["Item", "Registered"], rows)])
+    title = ("Registered plan (sealed after its runs existed: RETROSPECTIVE)"
+             if result.get("retrospective") else "Pre-registered plan")
+    return Section(title, [Table(["Item", "Registered"], rows)])
 
 
 def _rule_text(plan) -> str:
