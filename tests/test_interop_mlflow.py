@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.slow,
                   "ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning")]
 
 SCRIPT = """\
+import sys
 width, seed = int(sys.argv[1]), int(sys.argv[2])
 print(f"training width={width} seed={seed}")
 print(f"warming up", file=sys.stderr)
