@@ -26,6 +26,7 @@ class Event(StrEnum):
     SWEEP_FINISHED = "SWEEP_FINISHED"
     BASELINE_REUSED = "BASELINE_REUSED"  # seed 003: a stored baseline measurement adopted
     PILOT = "PILOT"  # a pilot measurement (observed σ) recorded before the lock
+    IMPORTED = "IMPORTED"  # runs imported by `exante import` (interop): pilot or retrospective
 
 
 RUN_EVENTS = (Event.RUN_STARTED, Event.RUN_OK, Event.RUN_FAILED)

@@ -32,7 +32,9 @@ def status(path: Path, *, plan: Plan | None = None,
     plan, history = experiment.plan, experiment.history
     results = history.terminal()
     stage2 = history.stage2_decided()
-    keys = expand(plan, include_stage2=stage2) if plan.trial is not None else []
+    # a plan without a trial (a retrospective analysis of imported runs) still registers runs
+    runnable = plan.trial is not None or plan.design.factors or plan.design.arms
+    keys = expand(plan, include_stage2=stage2) if runnable else []
     reused = history.reused_baseline() if plan.seed_protocol else None
     if reused is not None:
         keys = [k for k in keys if k.stage != VARIANCE]

@@ -333,6 +333,10 @@ def execute_task(task: Task) -> list[Outcome]:
         return [failed(r.run_id, "exception", text) for r in task.runs]
     if task.trial.kind == "batched":
         return _run_batched(task, fn)
+    if task.trial.kind == "hydra":
+        from .interop.hydra import run_hydra
+
+        return run_hydra(task, fn)
     return _run_python(task, fn)
 
 

@@ -15,7 +15,7 @@ from typing import Mapping
 class TrialSpec:
     """What the plan says to call. Exactly one of `target` (python/batched) or `argv` (command)."""
 
-    kind: str  # "python" | "batched" | "command"
+    kind: str  # "python" | "batched" | "command" | "hydra" (target = the task function)
     target: str | None = None  # "package.module:function"
     argv: tuple[str, ...] = ()  # command template, one token per element; never a shell
     metric_regex: Mapping[str, str] = field(default_factory=dict)  # metric -> regex, group 1 = value
@@ -27,3 +27,4 @@ class TrialSpec:
     pythonpath: tuple[str, ...] = ()  # folders (relative to the plan) put on sys.path
     group_by: tuple[str, ...] = ()  # batched: runs with equal values of these params share a call
     max_batch: int = 64
+    hydra: Mapping[str, str] = field(default_factory=dict)  # kind "hydra": config_path, config_name

@@ -59,6 +59,7 @@ class Entry:
     caveats: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    retrospective: bool = False  # runs imported after the lock (interop.retro): not pre-registered
     plan_text: str | None = field(default=None, repr=False)
     # what was read to build the entry, handed to the audit so it reads nothing twice
     history: History | None = field(default=None, repr=False, compare=False)
@@ -75,6 +76,7 @@ class Entry:
     @property
     def display_verdict(self) -> str:
         v = self.verdict + (f" ({self.tier})" if self.tier else "")
+        v += " — RETROSPECTIVE" if self.retrospective else ""
         return f"RETRACTED (was {v})" if self.retracted else v
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +144,9 @@ def _apply_ledger(entry: Entry, history: History) -> None:
     if lock is not None:
         entry.plan_sha256 = entry.plan_sha256 or lock.data.get("plan_sha256")
     entry.amendments = len(history.amendments())
+    from ..interop.retro import retrospective
+
+    entry.retrospective = retrospective(history) is not None
     entry.deviated = history.deviated
     kill = history.last(Event.KILLED)
     if kill is not None:
