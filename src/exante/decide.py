@@ -37,7 +37,7 @@ from .verdicts import Verdict
 class Analysis:
     """Every number the verdict family and the report need, computed from the ledger once.
 
-    `cells` and `comparisons` are the dicts result.json stores (see `exante.result` for
+    `cells` and `comparisons` are the dicts result.json stores (see `exante.results` for
     their typed reading); `scope` is what registered rules evaluate. Read by attribute, or
     by key (``analysis["traps"]``) as families written against the older dict do.
     """

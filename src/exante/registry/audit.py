@@ -27,7 +27,7 @@ from .. import seal
 from ..errors import ExanteError
 from ..events import LOCK_EVENTS, RUN_EVENTS, Event
 from ..history import History, Record
-from ..result import ResultError, read_result
+from ..results import ResultError, read_result
 from . import gitlog
 from .catalogue import Entry, build_catalogue
 from .postmortem import WRITTEN

@@ -21,7 +21,7 @@ from typing import Any
 from .. import seal
 from ..events import Event
 from ..history import History
-from ..result import ResultError, read_result
+from ..results import ResultError, read_result
 from ..errors import ExanteError, InputError
 from .discover import BET_RE, Found, discover, module_docstring
 from .postmortem import MISSING, postmortem_status

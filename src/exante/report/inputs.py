@@ -17,7 +17,7 @@ from .. import seal
 from ..errors import InputError
 from ..experiment import RESULT_NAME, open_experiment
 from ..history import History, Record
-from ..result import Result, read_result as typed_result
+from ..results import Result, read_result as typed_result
 from ..spec import Plan
 
 RESULT_SCHEMA = 1
@@ -34,7 +34,7 @@ class ReportInputs:
     records: tuple[Record, ...]
     result: Mapping[str, Any]
     history: History | None = None
-    typed: Result | None = None  # the same result as typed records (`exante.result`)
+    typed: Result | None = None  # the same result as typed records (`exante.results`)
 
     @property
     def plan_sha256(self) -> str:
@@ -54,7 +54,7 @@ class ReportInputs:
 
 
 def read_result(folder: Path) -> dict[str, Any]:
-    """`folder/result.json` as a dict (schema 1), through the one reader (`exante.result`)."""
+    """`folder/result.json` as a dict (schema 1), through the one reader (`exante.results`)."""
     return dict(typed_result(folder).raw)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exante.result import Caveat, Result, ResultError, read_result
+from exante.results import Caveat, Result, ResultError, read_result
 from exante.verdicts import Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,3 +49,10 @@ def test_records_from_dict_to_dict():
     assert c.to_dict() == {"code": "LOW_POWER", "message": "only 3 runs"}
     r = Result.from_dict({"schema": 1, "plan_sha256": "a", "verdict": "TOY", "cells": []})
     assert r.verdict == "TOY"  # a plug-in family's own verdict stays a string
+
+
+def test_the_module_does_not_shadow_the_public_exante_result():
+    import exante
+    import exante.results  # noqa: F401
+
+    assert callable(exante.result)  # the API's exante.result(ID), not a module
