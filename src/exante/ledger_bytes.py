@@ -24,6 +24,7 @@ writes), so this module keeps it byte for byte while doing the work with
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
@@ -133,45 +134,62 @@ def _loads_reference(line: bytes, lineno: int, source: str) -> Any:
                           f"({getattr(exc, 'msg', exc)})") from exc
 
 
-def parse_lines(raw: bytes, cut: int, *, source: str, verify: bool, start: int = 0,
-                first_lineno: int = 1, prev: str = GENESIS,
+def parse_lines(raw: bytes, cut: int, *, source: str, verify: bool,
                 checked_from: int = 0) -> list[dict[str, Any]]:
-    """Parse the complete lines of `raw[start:cut]`; verify links and hashes of the lines at
-    byte offset >= `checked_from` (earlier ones are a prefix already known to verify)."""
-    body = raw[start:cut]
-    lines = body.split(b"\n")
+    """Parse the complete lines of `raw[:cut]`; with `verify`, check the links and hashes of
+    the lines from byte offset `checked_from` on (a line boundary: the bytes before it are a
+    prefix already known to verify, see `ledger_checkpoint`)."""
+    lines = raw[:cut].split(b"\n")
     lines.pop()  # after the last newline: empty
-    careful = _careful_lines(body)
-    loads, sha = orjson.loads, hashlib.sha256
-    records: list[dict[str, Any]] = []
-    offset = start
-    for lineno, line in enumerate(lines, start=first_lineno):
-        if careful and lineno - first_lineno in careful:
-            record = _loads_reference(line, lineno, source)
-        else:
-            try:
-                record = loads(line)
-            except orjson.JSONDecodeError:
-                record = _loads_reference(line, lineno, source)
-        if verify and offset >= checked_from:
-            if type(record) is not dict or type(record.get("hash")) is not str:
-                raise LedgerError(f"{source}:{lineno}: not a ledger record")
-            if record.get("prev") != prev:
-                raise LedgerError(f"{source}:{lineno}: chain broken: prev does not match the "
-                                  f"hash of line {lineno - 1} (a record was edited, removed or "
-                                  "inserted)")
-            at = line.rfind(HASH_KEY)
-            end = at + 73  # len(HASH_KEY) + 64 hex digits
-            if at < 0 or line[end:end + 1] != b'"' or \
-                    sha(line[:at] + line[end + 1:]).hexdigest() != record["hash"]:
-                raise LedgerError(f"{source}:{lineno}: chain broken: the line's bytes do not "
-                                  "match its hash (the line was edited)")
-            prev = record["hash"]
-        else:
-            prev = record.get("hash", "") if type(record) is dict else ""
-        records.append(record)
-        offset += len(line) + 1
+    enabled = gc.isenabled()
+    gc.disable()  # a bulk parse makes only acyclic dicts and lists: nothing for the GC to find
+    try:
+        records = _loads_all(lines, _careful_lines(raw[:cut]), source)
+        if verify:
+            first = raw.count(b"\n", 0, checked_from) if checked_from else 0
+            _verify(records, lines, first, source)
+    finally:
+        if enabled:
+            gc.enable()
     return records
+
+
+def _loads_all(lines: list[bytes], careful: set[int] | None, source: str) -> list[Any]:
+    if careful is None:
+        try:
+            return list(map(orjson.loads, lines))
+        except orjson.JSONDecodeError:
+            pass  # some line needs json's reading, or is broken: go line by line
+    careful = careful or set()
+    out = []
+    for i, line in enumerate(lines):
+        if i in careful:
+            out.append(_loads_reference(line, i + 1, source))
+            continue
+        try:
+            out.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            out.append(_loads_reference(line, i + 1, source))
+    return out
+
+
+def _verify(records: list[Any], lines: list[bytes], first: int, source: str) -> None:
+    """Links and line hashes of records[first:]; records[:first] are known good."""
+    prev = records[first - 1]["hash"] if first else GENESIS
+    sha = hashlib.sha256
+    for i in range(first, len(records)):
+        record, line = records[i], lines[i]
+        if type(record) is not dict or type(digest := record.get("hash")) is not str:
+            raise LedgerError(f"{source}:{i + 1}: not a ledger record")
+        if record.get("prev") != prev:
+            raise LedgerError(f"{source}:{i + 1}: chain broken: prev does not match the hash "
+                              f"of line {i} (a record was edited, removed or inserted)")
+        at = line.rfind(HASH_KEY)
+        if at < 0 or line[at + 73:at + 74] != b'"' or \
+                sha(line[:at] + line[at + 74:]).hexdigest() != digest:
+            raise LedgerError(f"{source}:{i + 1}: chain broken: the line's bytes do not match "
+                              "its hash (the line was edited)")
+        prev = digest
 
 
 def _careful_lines(body: bytes) -> set[int] | None:
