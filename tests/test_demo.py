@@ -65,3 +65,20 @@ def test_demo_again_resumes_and_runs_nothing(first) -> None:
     proc = demo(out)
     assert "resuming" in proc.stdout
     assert "already done 70, ran 0" in proc.stdout
+
+
+def test_demo_json_is_one_record_valid_against_its_schema(first) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from exante.agent import load_schema
+
+    out, _ = first
+    proc = subprocess.run([sys.executable, "-m", "exante", "demo", "--quick", "--out", str(out),
+                           "--workers", "2", "--json"], capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = json.loads(proc.stdout)
+    assert next(iter(record)) == "schema" and record["schema"] == "exante.demo/1"
+    jsonschema.validate(record, load_schema("demo"))
+    assert record["resumed"] is True and record["sweep"]["ran"] == 0
+    assert record["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE")
+    assert Path(record["outputs"]["result"]).is_file()

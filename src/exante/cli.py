@@ -8,7 +8,6 @@ traceback.
 
 from __future__ import annotations
 
-import json
 import sys
 import traceback
 from pathlib import Path
@@ -60,8 +59,15 @@ def main(debug: bool) -> None:
     _DEBUG = debug
 
 
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+def _echo_json(record: dict[str, Any]) -> None:
+    """Print one `--json` record (built by `exante.agent.records`): first key "schema"."""
+    from .agent.records import dumps
+
+    click.echo(dumps(record))
+
+
+JSON = click.option("--json", "as_json", is_flag=True,
+                    help="Print one JSON record (schema exante.<verb>/1, docs/json-schemas.md).")
 
 
 PLAN = click.argument("path", type=click.Path(path_type=Path))
@@ -78,19 +84,24 @@ def _plan_path(target: Path, root: Path | None = None) -> Path:
 
 @main.command()
 @PLAN
-def lock(path: Path) -> None:
+@JSON
+def lock(path: Path, as_json: bool) -> None:
     """Seal PATH: write its sha256 into the `sha256: ""` field and record the lock."""
-    from . import registration
+    from .agent import records
 
     path = _plan_path(path)
-    digest, data = registration.lock(path)
-    if data.get("already"):
+    data = records.lock(path)
+    digest = data["plan_sha256"]
+    if as_json:
+        _echo_json(data)
+        return
+    if data["already_locked"]:
         click.echo(f"already locked: {path} sha256 {digest}")
         return
     click.echo(f"locked {path}\nsha256 {digest}")
     for name in sorted(data.get("fingerprints", {})):
         click.echo(f"  sealed {name}  {data['fingerprints'][name][:16]}")
-    if "design_check" in data:
+    if data.get("design_check"):
         from .designcheck import lines
 
         for line in lines(data["design_check"], data["design_check"]["gates"]):
@@ -99,30 +110,36 @@ def lock(path: Path) -> None:
 
 @main.command()
 @PLAN
-def verify(path: Path) -> None:
+@JSON
+def verify(path: Path, as_json: bool) -> None:
     """Check the seal of PATH; exit 1 with PREREG TAMPERED if one byte changed."""
-    from . import registration, seal
-    from .paths import ledger_path
+    from .agent import records
 
     path = _plan_path(path)
-    digest = seal.verify(path)
-    if ledger_path(path).exists() and registration.state(path).sealed_hash:
-        registration.verify_all(path)
-        click.echo(f"OK {path} sha256 {digest} (seal, lock record, code and data fingerprints)")
+    data = records.verify(path)
+    if as_json:
+        _echo_json(data)
+    elif len(data["checked"]) > 1:
+        click.echo(f"OK {path} sha256 {data['plan_sha256']} (seal, lock record, code and data "
+                   "fingerprints)")
     else:
-        click.echo(f"OK {path} sha256 {digest}")
+        click.echo(f"OK {path} sha256 {data['plan_sha256']}")
 
 
 @main.command()
 @PLAN
 @click.option("--reason", required=True, help="Why the plan or its code changed.")
 @click.option("--seen", required=True, help="What results you had seen when changing it ('none').")
-def amend(path: Path, reason: str, seen: str) -> None:
+@JSON
+def amend(path: Path, reason: str, seen: str, as_json: bool) -> None:
     """Re-seal PATH after a change and record parent hash, new hash, reason and what was seen."""
-    from . import registration
+    from .agent import records
 
     path = _plan_path(path)
-    data = registration.amend(path, reason=reason, seen=seen)
+    data = records.amend(path, reason, seen)
+    if as_json:
+        _echo_json(data)
+        return
     click.echo(f"amended {path}\n  parent {data['parent_sha256']}\n  new    {data['plan_sha256']}")
     if data["changed_files"]:
         click.echo(f"  files  {', '.join(data['changed_files'])}")
@@ -136,12 +153,16 @@ def amend(path: Path, reason: str, seen: str) -> None:
               show_default=True)
 @click.option("--dir", "root", type=click.Path(path_type=Path), default=Path("experiments"),
               show_default=True, help="Registry folder.")
-def init(name: str, template: str, root: Path) -> None:
+@JSON
+def init(name: str, template: str, root: Path, as_json: bool) -> None:
     """Write a commented starting plan NAME under the registry (not yet sealed)."""
-    from .templates import write_template
+    from .agent import records
 
-    path = write_template(name, template, root)
-    click.echo(f"wrote {path}\nedit it, then: exante lock {path}")
+    data = records.init(name, template, root)
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(f"wrote {data['path']}\nedit it, then: exante lock {data['path']}")
 
 
 # ---------------------------------------------------------------- run
@@ -161,9 +182,11 @@ def init(name: str, template: str, root: Path) -> None:
               help="Slurm profile file (YAML) with the same keys.")
 @click.option("--max-runs", type=int, default=None, help="Stop after N runs (smoke tests).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True,
+              help="No progress bar; print the sweep's record (schema exante.run/1).")
 def run(path: Path, executor: str, workers: int | None, threads: int, address: str | None,
         partition: str | None, time_min: int | None, gpus_per_task: int | None,
-        profile: Path | None, max_runs: int | None, quiet: bool) -> None:
+        profile: Path | None, max_runs: int | None, quiet: bool, as_json: bool) -> None:
     """Run the sealed plan PATH: verify, execute what is missing, stop on a kill rule."""
     import os
 
@@ -175,9 +198,14 @@ def run(path: Path, executor: str, workers: int | None, threads: int, address: s
                                "profile": str(profile) if profile else None}.items() if v is not None}
     options = runner.RunOptions(executor=executor, workers=workers or (os.cpu_count() or 1),
                                 threads=threads, max_runs=max_runs, extra=extra)
-    progress = None if quiet else _rich_progress()
+    progress = None if quiet or as_json else _rich_progress()
     report = runner.run(path, options, progress=progress)
-    _print_sweep(report)
+    if as_json:
+        from .agent import records
+
+        _echo_json(records.sweep(report, path))
+    else:
+        _print_sweep(report)
     if report.killed:
         sys.exit(1)
 
@@ -205,15 +233,16 @@ def _print_sweep(report) -> None:
 
 @main.command()
 @PLAN
-@click.option("--json", "as_json", is_flag=True, help="Print result.json.")
+@JSON
 def decide(path: Path, as_json: bool) -> None:
     """Apply the registered rules to the ledger of PATH; write result.json."""
-    from .decide import decide as decide_
+    from .agent import records
 
-    result = decide_(_plan_path(path))
+    data = records.decide(_plan_path(path))
     if as_json:
-        _echo_json(result)
+        _echo_json(data)
         return
+    result = data["result"]
     tier = f" ({result['tier']})" if result.get("tier") else ""
     click.echo(f"{result['experiment_id']}: {result['verdict']}{tier}")
     for reason in result["verdict_reasons"]:
@@ -230,18 +259,19 @@ def decide(path: Path, as_json: bool) -> None:
 
 @main.command()
 @PLAN
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@JSON
 def status(path: Path, as_json: bool) -> None:
     """Planned, completed, failed, pending and killed runs of PATH."""
-    from . import runner
+    from .agent import records
 
-    data = runner.status(_plan_path(path))
+    data = records.status(_plan_path(path))
     if as_json:
         _echo_json(data)
         return
     click.echo(f"{data['experiment_id']}: planned {data['planned']}, completed "
                f"{data['completed']}, failed {data['failed']}, pending {data['pending']}"
-               + (", KILLED" if data["killed"] else "") + (", DEVIATED" if data["deviated"] else ""))
+               + (", KILLED" if data["killed"] else "") + (", DEVIATED" if data["deviated"] else "")
+               + (f", RUNNING (pid {data['sweep']['pid']})" if data["sweep"]["running"] else ""))
     for role, counts in sorted(data["by_role"].items()):
         click.echo(f"  {role:9s} {counts['completed']}/{counts['planned']} ok, "
                    f"{counts['failed']} failed")
@@ -250,16 +280,16 @@ def status(path: Path, as_json: bool) -> None:
 @main.command()
 @click.argument("target")
 @click.option("--root", type=click.Path(path_type=Path), default=None)
-@click.option("--json", "as_json", is_flag=True)
+@JSON
 def log(target: str, root: Path | None, as_json: bool) -> None:
     """Show the ledger of experiment TARGET (an id or a plan path), checking its chain."""
-    from . import ledger as L
-    from .paths import ledger_path
+    from .agent import records as R
 
-    records = L.Ledger(ledger_path(_plan_path(Path(target), root))).records()
+    data = R.log(_plan_path(Path(target), root))
     if as_json:
-        _echo_json(records)
+        _echo_json(data)
         return
+    records = data["records"]
     for r in records:
         click.echo(f"{r['seq']:5d} {r['ts'][:19]} {r['event']:14s} {_summary(r)}")
     click.echo(f"chain OK, {len(records)} records, head {records[-1]['hash'][:16] if records else '-'}")
@@ -285,9 +315,10 @@ def _summary(record: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- records
 
 def _register_record_commands() -> None:
+    from .cli_agent import COMMANDS as AGENT
     from .cli_records import COMMANDS
 
-    for command in COMMANDS:
+    for command in (*COMMANDS, *AGENT):
         main.add_command(command)
 
 
@@ -306,7 +337,10 @@ _register_record_commands()
 @click.option("--executor", type=click.Choice(["inline", "local", "ray", "slurm"]),
               default="local", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def demo(out: Path, quick: bool, workers: int | None, executor: str, quiet: bool) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="No progress; print one JSON record (schema exante.demo/1).")
+def demo(out: Path, quick: bool, workers: int | None, executor: str, quiet: bool,
+         as_json: bool) -> None:
     """Run the pre-registered MLP ablation study end to end (seed 002)."""
     import os
 
@@ -314,6 +348,9 @@ def demo(out: Path, quick: bool, workers: int | None, executor: str, quiet: bool
     from . import registration, runner
 
     plan, resumed = demo_mod.prepare(out, quick=quick)
+    if as_json:
+        _demo_json(plan, out, resumed, quick, executor, workers)
+        return
     if resumed:
         click.echo(f"resuming {plan} (seal and ledger verified)")
     else:
@@ -336,6 +373,29 @@ def demo(out: Path, quick: bool, workers: int | None, executor: str, quiet: bool
     click.echo("")
     for name, path in outputs.items():
         click.echo(f"{name:12s} {path}")
+    if report.killed:
+        sys.exit(1)
+
+
+def _demo_json(plan: Path, out: Path, resumed: bool, quick: bool, executor: str, workers: int | None) -> None:
+    import json
+    import os
+
+    from . import demo as demo_mod
+    from . import registration, runner
+    from .agent import records
+
+    if not resumed:
+        registration.lock(plan)
+    options = runner.RunOptions(executor=executor, workers=workers or (os.cpu_count() or 1))
+    report = runner.run(plan, options)
+    outputs = demo_mod.write_outputs(plan, out / "experiments")
+    result = json.loads(outputs["result"].read_text())
+    _echo_json(records.envelope("demo", {
+        "plan": str(plan), "quick": quick, "resumed": resumed,
+        "sweep": records.sweep(report, plan), "verdict": result["verdict"],
+        "factor_verdicts": (result.get("factorial") or {}).get("factor_verdicts") or {},
+        "outputs": {name: str(p) for name, p in outputs.items()}}))
     if report.killed:
         sys.exit(1)
 

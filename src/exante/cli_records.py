@@ -8,7 +8,6 @@ integrity). `rollup --strict` and `audit` exit 1 on a finding.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,10 @@ ROOT_OPTION = click.option("--root", type=click.Path(path_type=Path), default=Pa
                            show_default=True, help="Registry folder.")
 
 
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+def _echo_json(record: dict[str, Any]) -> None:
+    from .agent.records import dumps
+
+    click.echo(dumps(record))
 
 
 @click.command("report")
@@ -33,28 +34,21 @@ def _echo_json(data: Any) -> None:
 @click.option("--research-note", type=click.Path(path_type=Path), default=None,
               help="Seed-protocol plans: where to write experiment_<id>_1M.md (default: next "
                    "to the stored baseline variance).")
-@click.option("--json", "as_json", is_flag=True, help="Print the written paths as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the written paths as one JSON record (schema exante.report/1).")
 def report(target: str, root: Path, paper: bool, pdf: bool, deck: bool,
            research_note: Path | None, as_json: bool) -> None:
     """Write report.md, report.html and figures for TARGET (an id or a plan path) from its
     saved plan, ledger and result.json."""
+    from .agent import records
     from .paths import find_plan
-    from .report import render_deck, render_paper, render_report, write_sigma_note
 
     plan = find_plan(target, root)
-    written = {"report": [str(p) for p in render_report(plan)]}
-    note = write_sigma_note(plan, research_note)
-    if note is not None:
-        written["research_note"] = [str(note)]
-    if paper:
-        html_path, pdf_path = render_paper(plan, pdf=pdf)
-        written["paper"] = [str(p) for p in (html_path, pdf_path) if p is not None]
-    if deck:
-        written["deck"] = [str(render_deck(plan))]
+    data = records.report(plan, paper=paper, pdf=pdf, deck=deck, research_note=research_note)
     if as_json:
-        _echo_json(written)
+        _echo_json(data)
         return
-    for kind, paths in written.items():
+    for kind, paths in data["written"].items():
         for p in paths:
             click.echo(f"wrote {p}")
 
@@ -62,33 +56,36 @@ def report(target: str, root: Path, paper: bool, pdf: bool, deck: bool,
 @click.command("postmortem")
 @click.argument("experiment_id")
 @ROOT_OPTION
-def postmortem(experiment_id: str, root: Path) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON record (schema exante.postmortem/1).")
+def postmortem(experiment_id: str, root: Path, as_json: bool) -> None:
     """Write the postmortem template for EXPERIMENT_ID (never overwrites one)."""
-    from .registry import MARKER, write_postmortem
+    from .agent import records
 
-    path = write_postmortem(experiment_id, root)
-    click.echo(f"wrote {path}\nreplace every line marked {MARKER}; the catalogue counts it as "
-               "written when none is left")
+    data = records.postmortem(experiment_id, root)
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(f"wrote {data['path']}\nreplace every line marked {data['marker']}; the catalogue "
+               "counts it as written when none is left")
 
 
 @click.command("rollup")
 @click.argument("root", type=click.Path(path_type=Path), default=Path("experiments"))
 @click.option("--strict", is_flag=True,
               help="Exit 1 when a killed experiment has no written postmortem.")
-@click.option("--json", "as_json", is_flag=True, help="Print the catalogue summary as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the catalogue summary as one JSON record (schema exante.rollup/1).")
 def rollup(root: Path, strict: bool, as_json: bool) -> None:
     """Regenerate ROOT/SUMMARY.md, SUMMARY.json and index.html from every experiment."""
-    from .registry import build_catalogue
-    from .registry import rollup as do_rollup
+    from .agent import records
 
-    cat = build_catalogue(root)
-    paths = do_rollup(root, catalogue=cat)
+    data, cat = records.rollup(root)
     missing = cat.killed_without_postmortem
     if as_json:
-        _echo_json({"written": [str(p) for p in paths], "counts": cat.counts(),
-                    "killed_without_postmortem": [e.id for e in missing]})
+        _echo_json(data)
     else:
-        for p in paths:
+        for p in data["written"]:
             click.echo(f"wrote {p}")
         click.echo(f"{len(cat.entries)} experiment(s): " +
                    (", ".join(f"{n} {v}" for v, n in cat.counts().items()) or "none"))
@@ -102,16 +99,16 @@ def rollup(root: Path, strict: bool, as_json: bool) -> None:
 @click.argument("root", type=click.Path(path_type=Path), default=Path("experiments"))
 @click.option("--strict", is_flag=True,
               help="Also fail when a killed experiment has no written postmortem.")
-@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the rows as one JSON record (schema exante.audit/1).")
 def audit(root: Path, strict: bool, as_json: bool) -> None:
     """Trace every result under ROOT to a lock that existed before it; exit 1 on a finding."""
-    from .registry import audit as do_audit
-    from .registry import audit_failed
+    from .agent import records
 
-    rows = do_audit(root)
-    failed = audit_failed(rows, strict=strict)
+    data, rows = records.audit(root, strict=strict)
+    failed = not data["ok"]
     if as_json:
-        _echo_json({"ok": not failed, "rows": [r.to_dict() for r in rows]})
+        _echo_json(data)
     else:
         _print_rows(rows)
         bad = sum(r.status == "FAIL" for r in rows)

@@ -1,0 +1,184 @@
+"""`exante mcp`, driven the way an agent drives it: the server is started as a subprocess and
+spoken to through the MCP SDK's own stdio client (`mcp.client.stdio.stdio_client` and
+`ClientSession`). One session runs a whole seed-003 experiment (init, lock, run, status until
+done, decide, report, log, rollup, audit), and shows what the server refuses: paths outside
+its registry, a killed plan re-run, a tampered plan, an amendment without what was seen.
+The SDK client itself validates every structured result against the tool's output schema.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("mcp")
+anyio = pytest.importorskip("anyio")
+
+from mcp import ClientSession, StdioServerParameters  # noqa: E402
+from mcp.client.stdio import stdio_client  # noqa: E402
+
+TOOLS = {"init", "lock", "verify", "amend", "run", "status", "decide", "report", "log",
+         "postmortem", "rollup", "audit"}
+TRAIN = '''import random
+
+
+def train(params, seed, ctx):
+    rng = random.Random(seed)
+    loss = 3.0 - 0.5 * (params["warmup"] > 0) + rng.gauss(0.0, 0.02)
+    return {"val_loss": loss * DIVERGE if params["warmup"] > 0 else loss}
+'''
+
+
+class Agent:
+    """A client session on `exante mcp --root ROOT`; `call` returns (is_error, record)."""
+
+    def __init__(self, session: ClientSession):
+        self.session = session
+
+    async def call(self, tool: str, **arguments) -> tuple[bool, dict]:
+        result = await self.session.call_tool(tool, arguments)
+        record = result.structured_content
+        assert record is not None, result
+        text = result.content[0].text
+        if not result.is_error:
+            assert json.loads(text) == record  # the text block is the same record
+        return bool(result.is_error), record
+
+    async def ok(self, tool: str, **arguments) -> dict:
+        is_error, record = await self.call(tool, **arguments)
+        assert not is_error, record
+        assert record["schema"] == f"exante.{'run_started' if tool == 'run' else tool}/1"
+        return record
+
+    async def refused(self, tool: str, code: int = 1, **arguments) -> str:
+        is_error, record = await self.call(tool, **arguments)
+        assert is_error, record
+        assert record["schema"] == "exante.error/1" and record["exit_code"] == code, record
+        return record["error"]
+
+    async def until_done(self, experiment: str, timeout: float = 300) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            status = await self.ok("status", experiment=experiment)
+            if not status["sweep"]["running"]:
+                return status
+            assert time.monotonic() < deadline, status
+            await anyio.sleep(0.5)
+
+
+def write_trial(plan: str, diverge: float) -> None:
+    Path(plan).with_name("train.py").write_text(TRAIN.replace("DIVERGE", str(diverge)))
+
+
+def drive(tmp_path: Path, scenario) -> None:
+    env = {k: os.environ[k] for k in ("PYTHONPATH", "HOME", "PATH") if k in os.environ}
+    params = StdioServerParameters(command=sys.executable,
+                                   args=["-m", "exante", "mcp", "--root", "experiments"],
+                                   cwd=str(tmp_path), env=env)
+
+    async def main() -> None:
+        with open(tmp_path / "server.stderr", "w") as errlog:
+            async with stdio_client(params, errlog=errlog) as (read, write):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    await scenario(Agent(session), session)
+
+    anyio.run(main)
+
+
+def test_an_agent_runs_a_whole_experiment_over_mcp_and_is_refused_the_shortcuts(tmp_path):
+    root = tmp_path / "experiments"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "prereg.yaml").write_text('experiment_id: outside\nsha256: ""\n')
+    seen: dict = {}
+
+    async def scenario(agent: Agent, session: ClientSession) -> None:
+        listed = (await session.list_tools()).tools
+        assert {t.name for t in listed} == TOOLS
+        for tool in listed:
+            assert tool.input_schema["type"] == "object" and tool.output_schema is not None
+            assert tool.output_schema["properties"]["schema"]["const"].startswith("exante.")
+
+        # ---- a whole experiment: init, (write the trial), lock, run, status until done, ...
+        init = await agent.ok("init", name="warmup")
+        write_trial(init["path"], diverge=1.0)
+        lock = await agent.ok("lock", experiment="warmup")
+        assert lock["already_locked"] is False and "code:train.py" in lock["fingerprints"]
+        assert (await agent.ok("verify", experiment=init["path"]))["ok"] is True
+        started = await agent.ok("run", experiment="warmup", executor="local", workers=2)
+        assert started["pid"] > 0 and started["status"]["planned"] >= 8
+        assert started["finished"] or started["status"]["sweep"]["running"]  # returned at once
+        done = await agent.until_done("warmup")
+        assert done["pending"] == 0 and done["failed"] == 0 and not done["killed"]
+        assert done["by_role"]["baseline"]["completed"] == 5  # variance first: 5 seeds
+        decided = await agent.ok("decide", experiment="warmup")
+        assert decided["verdict"] == "WINNER"  # 0.5 lower loss against a 0.02 spread
+        report = await agent.ok("report", experiment="warmup")
+        assert all(Path(p).is_file() for p in report["written"]["report"])
+        log = await agent.ok("log", experiment="warmup")
+        assert [r["event"] for r in log["records"]].count("RUN_OK") == done["completed"]
+        rollup = await agent.ok("rollup")
+        assert rollup["experiments"] == 1
+        assert (await agent.ok("audit"))["ok"] is True
+        seen["status"] = done
+
+        # ---- paths outside the registry are refused, and nothing is written there
+        for target in (str(outside / "prereg.yaml"), "../outside/prereg.yaml", str(outside),
+                       "/etc/passwd"):
+            error = await agent.refused("lock", code=2, experiment=target)
+            assert "outside the registry" in error, error
+        assert 'sha256: ""' in (outside / "prereg.yaml").read_text()  # never sealed
+        assert "no experiment" in await agent.refused("status", code=2, experiment="outside")
+        (root / "sneaky").symlink_to(outside, target_is_directory=True)
+        assert "outside the registry" in await agent.refused("lock", code=2,
+                                                             experiment="sneaky")
+        note = tmp_path / "note.md"
+        error = await agent.refused("report", code=2, experiment="warmup",
+                                    research_note=str(note))
+        assert "outside the registry" in error and not note.exists()
+        (root / "sneaky").unlink()
+
+        # ---- a killed plan: the sweep stops; re-running it is refused, the ledger untouched
+        init = await agent.ok("init", name="diverges")
+        write_trial(init["path"], diverge=10.0)
+        await agent.ok("lock", experiment="diverges")
+        await agent.ok("run", experiment="diverges", executor="inline")
+        killed = await agent.until_done("diverges")
+        assert killed["killed"] is True and killed["kill"]["rule"] == "diverged"
+        ledger = Path(init["path"]).with_name("ledger.jsonl")
+        before = ledger.read_bytes()
+        error = await agent.refused("run", experiment="diverges")
+        assert "KILLED" in error and "cannot be re-run without a new lock" in error
+        assert ledger.read_bytes() == before
+        post = await agent.ok("postmortem", experiment="diverges")
+        assert Path(post["path"]).is_file()
+
+        # ---- a sealed plan edited behind exante's back is refused; amend needs `seen`
+        plan = Path(init["path"].replace("diverges", "warmup"))
+        plan.write_text(plan.read_text() + "# a quiet edit\n")
+        assert "PREREG TAMPERED" in await agent.refused("run", experiment="warmup")
+        assert "PREREG TAMPERED" in await agent.refused("verify", experiment="warmup")
+        error = await agent.refused("amend", code=2, experiment="warmup", reason="typo")
+        assert "seen" in error
+        error = await agent.refused("amend", code=2, experiment="warmup", reason="typo",
+                                    seen="  ")
+        amended = await agent.ok("amend", experiment="warmup", reason="a comment",
+                                 seen="the WINNER verdict")
+        assert amended["deviation"] is True
+        assert "unknown tool" in await agent.refused("delete", code=2)
+
+    drive(tmp_path, scenario)
+
+    # the MCP record is the CLI's --json record, byte for byte in content
+    cli = subprocess.run([sys.executable, "-m", "exante", "status", "warmup", "--json"],
+                         cwd=tmp_path, capture_output=True, text=True, check=True)
+    cli_status = json.loads(cli.stdout)
+    assert {k: v for k, v in cli_status.items() if k not in ("amendments", "deviated", "sealed")} \
+        == {k: v for k, v in seen["status"].items() if k not in ("amendments", "deviated", "sealed")}

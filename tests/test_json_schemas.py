@@ -1,0 +1,126 @@
+"""`--json` on every verb that prints data: one JSON object on stdout, first key
+``"schema": "exante.<verb>/1"``, valid against the verb's documented JSON Schema; errors stay one
+line on stderr with exit 1 (refusal) or 2 (input), and nothing on stdout.
+
+A verb added to the CLI with a `--json` flag fails `test_every_json_verb_has_a_schema_and_docs`
+until it has ``src/exante/agent/schemas/<verb>.json`` and a section in docs/json-schemas.md,
+and `test_every_json_verb_is_exercised` until a test here (or the one named in ELSEWHERE)
+validates its real output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+jsonschema = pytest.importorskip("jsonschema")
+
+from exante.agent import load_schema, schema_names  # noqa: E402
+from exante.cli import main  # noqa: E402
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "json-schemas.md"
+EXERCISED = {"init", "lock", "verify", "amend", "run", "status", "decide", "log", "report",
+             "postmortem", "rollup", "audit"}
+ELSEWHERE = {"demo": "tests/test_demo.py", "skill": "tests/test_agent_skill.py"}
+TRIAL = 'def train(params, seed, ctx):\n    return {"val_loss": 1.0 + (seed % 7) / 100}\n'
+
+
+def json_verbs() -> list[str]:
+    return sorted(name for name, cmd in main.commands.items()
+                  if any("--json" in p.opts for p in cmd.params))
+
+
+def check(result, verb: str, code: int = 0) -> dict:
+    """The record printed by `exante VERB ... --json`, checked against its schema."""
+    assert result.exit_code == code, result.output
+    record = json.loads(result.stdout)
+    assert next(iter(record)) == "schema" and record["schema"] == f"exante.{verb}/1"
+    errors = sorted(jsonschema.Draft202012Validator(load_schema(verb)).iter_errors(record),
+                    key=lambda e: list(e.path))
+    assert not errors, f"{verb}: " + "; ".join(f"{list(e.path)}: {e.message}" for e in errors)
+    return record
+
+
+def test_every_json_verb_has_a_schema_and_docs():
+    docs = DOCS.read_text(encoding="utf-8")
+    for verb in json_verbs():
+        assert verb in schema_names(), f"add src/exante/agent/schemas/{verb}.json for `{verb} --json`"
+        assert f"`exante.{verb}/1`" in docs, f"document exante.{verb}/1 in docs/json-schemas.md"
+    for name in schema_names():
+        schema = load_schema(name)
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema["properties"]["schema"] == {"const": f"exante.{name}/1"}
+        assert f"`exante.{name}/1`" in docs, name
+
+
+def test_every_json_verb_is_exercised():
+    missing = [v for v in json_verbs() if v not in EXERCISED | set(ELSEWHERE)]
+    assert not missing, f"validate the --json output of {missing} in a test"
+
+
+def test_exit_codes_are_documented():
+    docs = DOCS.read_text(encoding="utf-8")
+    for line in ("| 0 |", "| 1 |", "| 2 |"):
+        assert line in docs
+
+
+def test_records_of_a_whole_experiment_match_their_schemas(cli, make_plan, tmp_path):
+    root = tmp_path / "experiments"
+    init = check(cli("init", "fresh", "--template", "compare", "--dir", root, "--json"), "init")
+    assert Path(init["path"]) == root / "fresh" / "prereg.yaml" and init["sealed"] is False
+    (root / "fresh" / "train.py").write_text(TRIAL)
+
+    plan = make_plan("records")
+    lock = check(cli("lock", plan, "--json"), "lock")
+    assert lock["already_locked"] is False and lock["design_check"] is not None
+    again = check(cli("lock", plan, "--json"), "lock")
+    assert again["already_locked"] is True and again["plan_sha256"] == lock["plan_sha256"]
+    verify = check(cli("verify", plan, "--json"), "verify")
+    assert verify["checked"][:2] == ["seal", "lock_record"]
+
+    run = check(cli("run", plan, "--executor", "inline", "--json"), "run")
+    assert (run["planned"], run["ran"], run["ok"], run["killed"]) == (6, 6, 6, None)
+    status = check(cli("status", plan, "--json"), "status")
+    assert status["completed"] == status["planned"] == 6 and status["sweep"]["running"] is False
+    decide = check(cli("decide", plan, "--json"), "decide")
+    assert decide["verdict"] == decide["result"]["verdict"] == "PASS"
+    assert json.loads(Path(decide["result_path"]).read_text()) == decide["result"]
+    log = check(cli("log", plan, "--json"), "log")
+    assert log["count"] == len(log["records"]) and log["head"] == log["records"][-1]["hash"]
+    assert [r["event"] for r in log["records"]][:2] == ["LOCKED", "DESIGN_CHECK"]
+    report = check(cli("report", plan, "--root", plan.parent.parent, "--json"), "report")
+    assert all(Path(p).exists() for p in report["written"]["report"])
+
+    plan.write_text(plan.read_text().replace("raises the score", "raises the score a lot"))
+    amend = check(cli("amend", plan, "--reason", "clearer", "--seen", "all 6 runs", "--json"),
+                  "amend")
+    assert amend["deviation"] is True and amend["text_changed"] is True
+
+    killed = make_plan("killed", kill=[{"name": "worse", "when": "experiment.mean > 0",
+                                        "why": "any score at all"}])
+    assert cli("lock", killed).exit_code == 0
+    run = check(cli("run", killed, "--executor", "inline", "--json"), "run", code=1)
+    assert run["killed"]["rule"] == "worse"
+    post = check(cli("postmortem", "killed", "--root", killed.parent.parent, "--json"),
+                 "postmortem")
+    assert Path(post["path"]).is_file()
+
+    registry = plan.parent.parent
+    rollup = check(cli("rollup", registry, "--json"), "rollup")
+    assert rollup["experiments"] == 3 and "SUMMARY.json" in " ".join(rollup["written"])
+    audit = check(cli("audit", registry, "--json"), "audit")
+    assert audit["ok"] is True and audit["rows"]
+
+
+def test_errors_print_no_json_and_keep_their_exit_codes(cli, make_plan, tmp_path):
+    plan = make_plan("errs")
+    assert cli("lock", plan).exit_code == 0
+    plan.write_text(plan.read_text() + "# one more line\n")
+    tampered = cli("verify", plan, "--json")
+    assert tampered.exit_code == 1 and tampered.stdout == ""
+    assert tampered.stderr.startswith("PREREG TAMPERED. Refusing to run.")
+    assert tampered.stderr.count("\n") == 1
+    missing = cli("status", tmp_path / "nowhere.yaml", "--json")
+    assert missing.exit_code == 2 and missing.stdout == "" and missing.stderr.startswith("error:")
