@@ -104,6 +104,11 @@ def test_long_integers_read_as_integers_not_floats():
     [record] = B.parse_lines(ledger_line, len(ledger_line), source="t", verify=True)
     assert record["data"] == {"big": 2**64 + 1, "neg": -(2**70), "edge": 2**63}
     assert all(type(v) is int for v in record["data"].values())
+    odd = (b'{"a": 12345678901234567890123, "b":[-98765432109876543210]}\n'
+           b'12345678901234567890\n{"h":"0123456789012345678901234a","f":0.12345678901234567891}\n')
+    assert B.parse_lines(odd, len(odd), source="t", verify=False) == \
+        [json.loads(x) for x in odd.split(b"\n")[:-1]]
+    assert B._careful_lines(odd) == {0, 1}  # not the hex string, not the decimals
 
 
 def test_what_only_json_reads_is_still_read_and_what_neither_reads_names_the_line():
