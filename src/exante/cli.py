@@ -188,10 +188,13 @@ def init(name: str, template: str, root: Path, as_json: bool) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True,
               help="No progress bar; print the sweep's record (schema exante.run/1).")
+@click.option("--log-to", "log_to", default=None, metavar="mlflow[:URI]",
+              help="Also log every run to MLflow (nested under one run for the experiment); "
+                   "the ledger stays the record.")
 def run(path: Path, executor: str, workers: int | None, threads: int, address: str | None,
         partition: str | None, time_min: int | None, gpus_per_task: int | None,
         gpus: str | None, profile: Path | None, max_runs: int | None, quiet: bool,
-        as_json: bool) -> None:
+        as_json: bool, log_to: str | None) -> None:
     """Run the sealed plan PATH: verify, execute what is missing, stop on a kill rule."""
     import os
 
@@ -209,7 +212,9 @@ def run(path: Path, executor: str, workers: int | None, threads: int, address: s
     options = runner.RunOptions(executor=executor, workers=workers or (os.cpu_count() or 1),
                                 threads=threads, max_runs=max_runs, extra=extra)
     progress = None if quiet or as_json else _rich_progress()
+    target = _log_target(log_to)
     report = runner.run(path, options, progress=progress)
+    _log_to(path, log_to, target)  # after a kill too: whatever the ledger holds
     if as_json:
         from .agent import records
 
@@ -218,6 +223,25 @@ def run(path: Path, executor: str, workers: int | None, threads: int, address: s
         _print_sweep(report)
     if report.killed:
         sys.exit(1)
+
+
+def _log_target(log_to: str | None) -> str | None:
+    """Check --log-to before anything runs; the URI (None: MLflow's default)."""
+    if log_to is None:
+        return None
+    from .interop.mlflow_log import parse_target
+
+    return parse_target(log_to)
+
+
+def _log_to(path: Path, log_to: str | None, uri: str | None) -> None:
+    if log_to is None:
+        return
+    from .interop.mlflow_log import sync
+
+    done = sync(path, uri)
+    click.echo(f"mlflow: logged {done['logged']} run(s) ({done['already']} already there) "
+               f"under parent run {done['parent_run_id']} at {done['uri']}", err=True)
 
 
 def _rich_progress():
@@ -244,16 +268,21 @@ def _print_sweep(report) -> None:
 @main.command()
 @PLAN
 @JSON
-def decide(path: Path, as_json: bool) -> None:
+@click.option("--log-to", "log_to", default=None, metavar="mlflow[:URI]",
+              help="Also put the verdict on the experiment's MLflow run (tags, result.json).")
+def decide(path: Path, as_json: bool, log_to: str | None) -> None:
     """Apply the registered rules to the ledger of PATH; write result.json."""
     from .agent import records
 
+    target = _log_target(log_to)
     data = records.decide(_plan_path(path))
+    _log_to(_plan_path(path), log_to, target)
     if as_json:
         _echo_json(data)
         return
     result = data["result"]
     tier = f" ({result['tier']})" if result.get("tier") else ""
+    tier += " — RETROSPECTIVE, not pre-registered" if result.get("retrospective") else ""
     click.echo(f"{result['experiment_id']}: {result['verdict']}{tier}")
     for reason in result["verdict_reasons"]:
         click.echo(f"  {reason}")
@@ -333,6 +362,16 @@ def _register_record_commands() -> None:
 
 
 _register_record_commands()
+
+
+def _register_interop_commands() -> None:
+    from .interop.cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_interop_commands()
 
 
 # ---------------------------------------------------------------- demo

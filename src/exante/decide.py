@@ -353,6 +353,7 @@ def decide(plan_path: Path) -> dict[str, Any]:
         "retracts": list(plan.retracts), "ladder": dict(plan.ladder),
     }
     result["caveats"] = caveats_for(plan, analysis, result)
+    _label_retrospective(result, records)
     path = experiment_dir(plan_path) / "result.json"
     path.write_text(json.dumps(result, indent=2, sort_keys=False, default=str) + "\n",
                     encoding="utf-8")
@@ -362,6 +363,16 @@ def decide(plan_path: Path) -> dict[str, Any]:
                                                         "caveats": [c["code"] for c in
                                                                     result["caveats"]]})
     return result
+
+
+def _label_retrospective(result: dict[str, Any], records: list[dict]) -> None:
+    """Runs imported after the lock: `retrospective` and a first caveat say so (interop.retro)."""
+    from .interop.retro import LABEL, retrospective
+
+    info = retrospective(records)
+    result["retrospective"] = info
+    if info is not None:
+        result["caveats"].insert(0, {"code": LABEL, "message": info["message"]})
 
 
 def _amendment(a: dict[str, Any]) -> dict[str, Any]:
@@ -400,3 +411,12 @@ def _wall_clock(cells: list[dict]) -> dict[str, Any] | None:
     b, e = mean(base["wall_s"]), mean(arms[0]["wall_s"])
     delta = None if not b or e is None else 100.0 * (e - b) / b
     return {"baseline_mean_s": b, "experiment_mean_s": e, "delta_pct": delta}
+
+
+def _callable() -> None:  # `exante.decide(ID)` calls exante.api.decide (see exante.api)
+    from .api import make_callable
+
+    make_callable(__name__)
+
+
+_callable()

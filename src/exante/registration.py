@@ -74,6 +74,9 @@ def code_files(plan: Plan) -> list[Path]:
     trial = plan.trial
     if trial is not None and trial.target:
         files += _module_files(trial.target.split(":")[0], plan)
+    if trial is not None and trial.kind == "hydra":  # its composed config is code too
+        conf = plan.folder / trial.hydra["config_path"]
+        files += sorted(p for p in conf.rglob("*") if p.suffix in (".yaml", ".yml"))
     if trial is not None and trial.kind == "command":
         cwd = plan.folder / (trial.cwd or ".")
         for token in trial.argv:

@@ -381,7 +381,9 @@ def status(path: Path, *, plan: Plan | None = None,
         records = L.Ledger(ledger_path(path)).records()
     results = terminal_records(records)
     stage2 = any(r["event"] == L.STAGE and r["data"].get("run") for r in records)
-    keys = expand(plan, include_stage2=stage2) if plan.trial is not None else []
+    # a plan without a trial (a retrospective analysis of imported runs) still registers runs
+    runnable = plan.trial is not None or plan.design.factors or plan.design.arms
+    keys = expand(plan, include_stage2=stage2) if runnable else []
     reused = protocol.reused_from_ledger(records) if plan.seed_protocol else None
     if reused is not None:
         keys = [k for k in keys if k.stage != "baseline_variance"]

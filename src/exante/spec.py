@@ -350,17 +350,22 @@ def _design(r: _Reader, node: Any, top: dict[str, Any]) -> Design:
 
 
 def _trial(r: _Reader, node: Any) -> tuple[TrialSpec, dict[str, float]]:
-    keys = ("python", "batched", "command", "metrics_regex", "metrics_json", "timeout",
+    keys = ("python", "batched", "command", "hydra", "metrics_regex", "metrics_json", "timeout",
             "cleanup", "cwd", "env", "pythonpath", "group_by", "max_batch", "resources")
     t = r.mapping(node, "trial", keys)
-    kinds = [k for k in ("python", "batched", "command") if k in t]
+    kinds = [k for k in ("python", "batched", "command", "hydra") if k in t]
     if len(kinds) != 1:
-        raise r.fail("trial", "exactly one of python, batched, command", sorted(t))
+        raise r.fail("trial", "exactly one of python, batched, command, hydra", sorted(t))
     kind = kinds[0]
     argv: tuple[str, ...] = ()
     target = None
+    hydra: dict[str, str] = {}
     if kind == "command":
         argv = _argv(r, t["command"])
+    elif kind == "hydra":
+        from .interop.hydra import parse_spec
+
+        target, hydra = parse_spec(r, t["hydra"])
     else:
         target = r.string(t[kind], f"trial.{kind}", required=True)
         if not TARGET_RE.match(target):
@@ -388,6 +393,7 @@ def _trial(r: _Reader, node: Any) -> tuple[TrialSpec, dict[str, float]]:
         pythonpath=_strings(r, t.get("pythonpath"), "trial.pythonpath"),
         group_by=_strings(r, t.get("group_by"), "trial.group_by"),
         max_batch=r.integer(t.get("max_batch"), "trial.max_batch", 64, low=1),
+        hydra=hydra,
     )
     return spec, resources
 

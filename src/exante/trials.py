@@ -31,7 +31,7 @@ from typing import Any, Callable, Mapping
 class TrialSpec:
     """What the plan says to call. Exactly one of `target` (python/batched) or `argv` (command)."""
 
-    kind: str  # "python" | "batched" | "command"
+    kind: str  # "python" | "batched" | "command" | "hydra" (target = the task function)
     target: str | None = None  # "package.module:function"
     argv: tuple[str, ...] = ()  # command template, one token per element; never a shell
     metric_regex: Mapping[str, str] = field(default_factory=dict)  # metric -> regex, group 1 = value
@@ -43,6 +43,7 @@ class TrialSpec:
     pythonpath: tuple[str, ...] = ()  # folders (relative to the plan) put on sys.path
     group_by: tuple[str, ...] = ()  # batched: runs with equal values of these params share a call
     max_batch: int = 64
+    hydra: Mapping[str, str] = field(default_factory=dict)  # kind "hydra": config_path, config_name
 
 
 @dataclass(frozen=True)
@@ -351,6 +352,10 @@ def execute_task(task: Task) -> list[Outcome]:
         return [failed(r.run_id, "exception", text) for r in task.runs]
     if task.trial.kind == "batched":
         return _run_batched(task, fn)
+    if task.trial.kind == "hydra":
+        from .interop.hydra import run_hydra
+
+        return run_hydra(task, fn)
     return _run_python(task, fn)
 
 

@@ -71,7 +71,7 @@ def _audit_entry(root: Path, e: Entry, read: LedgerRead, loaded: Any) -> list[Au
     records, chain = _chain(e, read)
     rows.append(chain)
     rows.append(_seal(e, plan, records))
-    rows += _result_lock(e, folder, records)
+    rows += _retrospective(e, folder, records, _result_lock(e, folder, records))
     rows.append(_fingerprints(e, plan, records, loaded))
     rows.append(_git_order(e, folder, plan, read))
     if e.killed:
@@ -168,6 +168,37 @@ def _result_lock(e: Entry, folder: Path, records: list[dict[str, Any]]) -> list[
         rows.append(AuditRow(e.id, "result-lock", SKIP, "no result yet" if e.kind != "bet" else
                              "a bet's results/NN_*.json names no plan hash; git-order checks it"))
     return rows
+
+
+def _retrospective(e: Entry, folder: Path, records: list[dict[str, Any]],
+                   rows: list[AuditRow]) -> list[AuditRow]:
+    """Runs imported after the lock existed before it: say RETROSPECTIVE, not "locked before
+    every run"; a result.json that drops the label is a finding (the ledger decides, not it)."""
+    from ..interop.retro import retrospective
+
+    info = retrospective(records)
+    if info is None:
+        return rows
+    out = []
+    for row in rows:
+        if row.check == "result-lock" and row.status == OK:
+            row = AuditRow(e.id, row.check, WARN, "RETROSPECTIVE, not pre-registered: "
+                           + row.detail.replace("before every run", "before the runs it "
+                                                "recorded, but after the imported ones existed"))
+        out.append(row)
+    path = folder / "result.json"
+    try:
+        labelled = bool(json.loads(path.read_text(encoding="utf-8")).get("retrospective")) \
+            if path.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        labelled = None
+    if labelled is False:
+        out.append(AuditRow(e.id, "retrospective", FAIL, "the ledger records "
+                            f"{info['runs']} imported run(s) but result.json does not say "
+                            "RETROSPECTIVE (edited, or decided by another tool); decide again"))
+    else:
+        out.append(AuditRow(e.id, "retrospective", WARN, f"RETROSPECTIVE: {info['message']}"))
+    return out
 
 
 def _sweeps(e: Entry, records: list[dict[str, Any]]) -> list[AuditRow]:

@@ -55,6 +55,7 @@ class Entry:
     caveats: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    retrospective: bool = False  # runs imported after the lock (interop.retro): not pre-registered
     plan_text: str | None = field(default=None, repr=False)
 
     @property
@@ -68,6 +69,7 @@ class Entry:
     @property
     def display_verdict(self) -> str:
         v = self.verdict + (f" ({self.tier})" if self.tier else "")
+        v += " — RETROSPECTIVE" if self.retrospective else ""
         return f"RETRACTED (was {v})" if self.retracted else v
 
     def to_dict(self) -> dict[str, Any]:
@@ -154,6 +156,9 @@ def _apply_ledger(entry: Entry, records: list[dict[str, Any]]) -> None:
     if locks:
         entry.plan_sha256 = entry.plan_sha256 or locks[-1]["data"].get("plan_sha256")
     entry.amendments = sum(r["event"] == L.AMENDED for r in records)
+    from ..interop.retro import retrospective
+
+    entry.retrospective = retrospective(records) is not None
     entry.deviated = any(r["event"] == L.AMENDED and r["data"].get("after_runs") for r in records)
     kills = [r for r in records if r["event"] == L.KILLED]
     if kills:

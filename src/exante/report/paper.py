@@ -180,9 +180,14 @@ def paper_document(inputs: ReportInputs, figures: list[FigureFile]) -> Document:
     body = [
         Section("Abstract", [Para(" ".join(abstract(inputs)))]),
         Section("1. Question", list(narrative.hypothesis(r).blocks)),
-        Section("2. Pre-registered plan", [
+        Section("2. Pre-registered plan" if not r.get("retrospective") else
+                "2. Registered plan (RETROSPECTIVE)", [
             Para(["The plan below was sealed (sha256 ", code(inputs.plan_sha256), ") and recorded "
-                  "in the ledger before the first run; Appendix A quotes it verbatim."]),
+                  "in the ledger before the first run; Appendix A quotes it verbatim."]
+                 if not r.get("retrospective") else
+                 ["RETROSPECTIVE: the plan below was sealed (sha256 ", code(inputs.plan_sha256),
+                  ") after the runs it analyses existed (they were imported); it is not a "
+                  "pre-registration. Appendix A quotes it verbatim."]),
             *narrative.plan_summary(inputs.plan, r).blocks,
             *narrative.design_check(r).blocks]),
         methods(inputs),
