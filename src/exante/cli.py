@@ -213,6 +213,10 @@ def _parse_opts(ctx, param, values) -> dict:
 @click.option("--partition", default=None, help="Slurm partition (slurm executor).")
 @click.option("--time-min", type=int, default=None, help="Slurm time limit in minutes.")
 @click.option("--gpus-per-task", type=int, default=None, help="Slurm GPUs per task.")
+@click.option("--gpus", default=None, metavar="IDS|auto",
+              help="Local executor: GPUs to spread workers over (0,1 or auto); each worker sees "
+                   "its device via CUDA_VISIBLE_DEVICES, trial.resources.gpus (e.g. 0.25) packs "
+                   "runs per device.")
 @click.option("--profile", type=click.Path(path_type=Path), default=None,
               help="Slurm profile file (YAML) with the same keys.")
 @click.option("--max-runs", type=int, default=None, help="Stop after N runs (smoke tests).")
@@ -224,7 +228,8 @@ def _parse_opts(ctx, param, values) -> dict:
                    "the ledger stays the record.")
 def run(path: Path, executor: str, opts: dict, workers: int | None, threads: int,
         address: str | None, partition: str | None, time_min: int | None,
-        gpus_per_task: int | None, profile: Path | None, max_runs: int | None, quiet: bool,
+        gpus_per_task: int | None, gpus: str | None, profile: Path | None, max_runs: int | None,
+        quiet: bool,
         as_json: bool, log_to: str | None) -> None:
     """Run the sealed plan PATH: verify, execute what is missing, stop on a kill rule."""
     import os
@@ -235,6 +240,11 @@ def run(path: Path, executor: str, opts: dict, workers: int | None, threads: int
     extra = {k: v for k, v in {"address": address, "partition": partition, "time_min": time_min,
                                "gpus_per_task": gpus_per_task,
                                "profile": str(profile) if profile else None}.items() if v is not None}
+    if gpus is not None:
+        if executor != "local":
+            raise InputError(f"--gpus assigns devices to local workers; the {executor} executor "
+                             "places runs by trial.resources.gpus (and --gpus-per-task on Slurm)")
+        extra.update(gpus=gpus, workers_from_gpus=workers is None)
     extra.update(opts)
     options = runner.RunOptions(executor=executor, workers=workers or (os.cpu_count() or 1),
                                 threads=threads, max_runs=max_runs, extra=extra)

@@ -199,10 +199,15 @@ from .spec_reader import _Reader  # noqa: E402
 # ---------------------------------------------------------------- entry points
 
 
+# libyaml's safe loader when PyYAML has it: the same safe constructors, ten times faster
+# (a catalogue of 1,000 plans is mostly YAML parsing)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_yaml(text: str, file: str) -> dict[str, Any]:
     """Safe-load YAML text into a mapping, or a PlanError naming the line."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else None

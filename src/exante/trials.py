@@ -126,6 +126,8 @@ def worker_environment() -> dict[str, Any]:
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(terse=True),
         }
+        if os.environ.get("CUDA_VISIBLE_DEVICES") is not None:  # the GPU(s) this worker saw
+            _ENV_CACHE["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
     return dict(_ENV_CACHE)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,10 @@ ROOT = click.option("--root", type=click.Path(path_type=Path), default=Path("exp
 
 
 def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+    """One strict-JSON record, "schema" first (documented in docs/json-schemas.md)."""
+    from ..agent.records import dumps, jsonable
+
+    click.echo(dumps(jsonable(data)))
 
 
 @click.command("import")

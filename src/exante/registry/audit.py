@@ -23,16 +23,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from .. import ledger as L
 from .. import seal
 from ..errors import ExanteError
-from ..events import LOCK_EVENTS, RUN_EVENTS, Event
-from ..history import History, Record
 from ..results import ResultError, read_result
 from . import gitlog
-from .catalogue import Entry, build_catalogue
+from .catalogue import Entry, LedgerRead, build_catalogue
 from .postmortem import WRITTEN
 
 OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
+RUN_EVENTS = (L.RUN_STARTED, L.RUN_OK, L.RUN_FAILED)
 RUN_OK_NEEDLE = '"event":"RUN_OK"'  # as canonical JSON writes it
 
 
@@ -56,23 +56,24 @@ def audit_failed(rows: Iterable[AuditRow], *, strict: bool = False) -> bool:
 def audit(root: Path | str = "experiments") -> list[AuditRow]:
     """Audit every experiment under `root`; never raises for a finding (each is a row)."""
     root = Path(root)
-    cat = build_catalogue(root)
+    # one read of each experiment, every chain checked from its genesis (no checkpoints)
+    cat = build_catalogue(root, full_verify=True)
     rows: list[AuditRow] = []
     for entry in cat.entries:
-        rows += _audit_entry(root, entry)
+        rows += _audit_entry(root, entry, cat.reads[entry.folder], cat.plans.get(entry.folder))
     return rows
 
 
-def _audit_entry(root: Path, e: Entry) -> list[AuditRow]:
+def _audit_entry(root: Path, e: Entry, read: LedgerRead, loaded: Any) -> list[AuditRow]:
     folder = root / e.folder
     plan = root / e.plan_file if e.plan_file else None
     rows = []
-    records, chain = _chain(e, folder)  # the history the catalogue read: no second scan
+    records, chain = _chain(e, read)
     rows.append(chain)
     rows.append(_seal(e, plan, records))
     rows += _retrospective(e, folder, records, _result_lock(e, folder, records))
-    rows.append(_fingerprints(e, plan, records))
-    rows.append(_git_order(e, folder, plan))
+    rows.append(_fingerprints(e, plan, records, loaded))
+    rows.append(_git_order(e, folder, plan, read))
     if e.killed:
         rows.append(AuditRow(e.id, "postmortem", OK if e.postmortem == WRITTEN else WARN,
                              {"written": "written", "draft": "draft: TODO(postmortem) markers "
@@ -81,24 +82,22 @@ def _audit_entry(root: Path, e: Entry) -> list[AuditRow]:
     return rows
 
 
-def _chain(e: Entry, folder: Path) -> tuple[History, AuditRow]:
-    path = folder / "ledger.jsonl"
-    if not (path.is_file() and path.stat().st_size > 0):
+def _chain(e: Entry, read: LedgerRead) -> tuple[list[dict[str, Any]], AuditRow]:
+    if not read.exists:
         status = SKIP if e.kind != "orphan" and e.verdict == "UNSEALED" else FAIL
-        return History(), AuditRow(e.id, "ledger", status, "no ledger.jsonl (never locked)")
-    history = e.history if e.history is not None else History.read(path, tolerant=True)
-    if history.error is not None:
-        return History(), AuditRow(e.id, "ledger", FAIL, history.error)
-    torn = f"; a torn last line ({len(history.torn)} bytes) awaits repair" if history.torn else ""
-    return history, AuditRow(e.id, "ledger", OK if not torn else WARN,
-                             f"{len(history)} records, chain intact{torn}")
+        return [], AuditRow(e.id, "ledger", status, "no ledger.jsonl (never locked)")
+    if read.error is not None:
+        return [], AuditRow(e.id, "ledger", FAIL, read.error)
+    torn = f"; a torn last line ({len(read.torn)} bytes) awaits repair" if read.torn else ""
+    return read.records, AuditRow(e.id, "ledger", OK if not torn else WARN,
+                                  f"{len(read.records)} records, chain intact{torn}")
 
 
-def _locks(records: History) -> list[Record]:
-    return records.locks()
+def _locks(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r["event"] in (L.LOCKED, L.AMENDED)]
 
 
-def _seal(e: Entry, plan: Path | None, records: History) -> AuditRow:
+def _seal(e: Entry, plan: Path | None, records: list[dict[str, Any]]) -> AuditRow:
     if plan is None or not plan.is_file():
         return AuditRow(e.id, "seal", FAIL, "the plan file is missing")
     try:
@@ -110,53 +109,56 @@ def _seal(e: Entry, plan: Path | None, records: History) -> AuditRow:
     if not locks:
         return AuditRow(e.id, "seal", FAIL, f"sealed ({digest[:12]}…) but the ledger has no "
                                             "LOCKED record")
-    last = locks[-1].data.get("plan_sha256")
+    last = locks[-1]["data"].get("plan_sha256")
     if last != digest:
         return AuditRow(e.id, "seal", FAIL, f"the plan is sealed as {digest[:12]}… but the last "
                                             f"lock in the ledger is {str(last)[:12]}…")
     return AuditRow(e.id, "seal", OK, f"sha256 {digest[:12]}… = last lock")
 
 
-def _check_hash(records: History, digest: str | None, what: str,
+def _check_hash(records: list[dict[str, Any]], digest: str | None, what: str,
                 deviated_ok: bool) -> tuple[str, str]:
     """Was `digest` locked before every run event? (status, detail)."""
     locks = _locks(records)
-    first_run = records.first_run_seq()
-    if locks and first_run is not None and first_run < locks[0].seq:
+    runs = [r["seq"] for r in records if r["event"] in RUN_EVENTS]
+    first_run = min(runs) if runs else None
+    if locks and first_run is not None and first_run < locks[0]["seq"]:
         return FAIL, f"runs were recorded (seq {first_run}) before the first lock"
-    mine = [r for r in locks if r.data.get("plan_sha256") == digest]
+    mine = [r for r in locks if r["data"].get("plan_sha256") == digest]
     if not mine:
         return FAIL, f"{what}'s plan sha256 {str(digest)[:12]}… was never locked in this ledger"
     lock = mine[0]
-    if first_run is None or lock.seq < first_run:
-        return OK, f"{what} rests on {str(digest)[:12]}…, locked (seq {lock.seq}) before " \
+    if first_run is None or lock["seq"] < first_run:
+        return OK, f"{what} rests on {str(digest)[:12]}…, locked (seq {lock['seq']}) before " \
                    "every run"
-    if lock.event == Event.AMENDED and lock.data.get("after_runs") and deviated_ok:
+    if lock["event"] == L.AMENDED and lock["data"].get("after_runs") and deviated_ok:
         return WARN, (f"{what} rests on an amendment made after runs had started (seq "
-                      f"{lock.seq}); declared as a deviation")
-    return FAIL, (f"{what}'s plan sha256 {str(digest)[:12]}… was locked (seq {lock.seq}) "
+                      f"{lock['seq']}); declared as a deviation")
+    return FAIL, (f"{what}'s plan sha256 {str(digest)[:12]}… was locked (seq {lock['seq']}) "
                   f"after runs had started (seq {first_run}) and not declared as a deviation")
 
 
-def _result_lock(e: Entry, folder: Path, records: History) -> list[AuditRow]:
+def _result_lock(e: Entry, folder: Path, records: list[dict[str, Any]]) -> list[AuditRow]:
     rows = []
     path = folder / "result.json"
     if path.is_file():
         try:
-            result = read_result(path, strict=False)
+            result = read_result(path, strict=False)  # the one reader
         except ResultError as exc:
             return [AuditRow(e.id, "result-lock", FAIL, f"result.json unreadable: {exc}")]
         status, detail = _check_hash(records, result.get("plan_sha256"), "result.json",
                                      bool(result.get("deviated")))
-        if status != FAIL and result.get("ledger_head") not in records.hashes:
+        heads = {r["hash"] for r in records}
+        if status != FAIL and result.get("ledger_head") not in heads:
             head = str(result.get("ledger_head"))[:12]
             status = FAIL
             detail = f"result.json's ledger_head {head}… is not a record of this ledger"
         rows.append(AuditRow(e.id, "result-lock", status, detail))
-    decided = records.decided()
+    decided = [r for r in records if r["event"] == L.DECIDED]
     for r in decided:
-        status, detail = _check_hash(records.before(r.seq), r.data.get("plan_sha256"),
-                                     f"DECIDED (seq {r.seq})", True)
+        earlier = [x for x in records if x["seq"] < r["seq"]]
+        status, detail = _check_hash(earlier, r["data"].get("plan_sha256"),
+                                     f"DECIDED (seq {r['seq']})", True)
         if status == FAIL or (r is decided[-1] and not rows):
             if not path.is_file():
                 detail = "result.json missing; " + detail
@@ -168,7 +170,7 @@ def _result_lock(e: Entry, folder: Path, records: History) -> list[AuditRow]:
     return rows
 
 
-def _retrospective(e: Entry, folder: Path, records: History,
+def _retrospective(e: Entry, folder: Path, records: list[dict[str, Any]],
                    rows: list[AuditRow]) -> list[AuditRow]:
     """Runs imported after the lock existed before it: say RETROSPECTIVE, not "locked before
     every run"; a result.json that drops the label is a finding (the ledger decides, not it)."""
@@ -199,30 +201,32 @@ def _retrospective(e: Entry, folder: Path, records: History,
     return out
 
 
-def _sweeps(e: Entry, records: History) -> list[AuditRow]:
+def _sweeps(e: Entry, records: list[dict[str, Any]]) -> list[AuditRow]:
     """Every SWEEP_STARTED names the plan hash that was in force when it started."""
     rows, current = [], None
     for r in records:
-        if r.event in LOCK_EVENTS:
-            current = r.data.get("plan_sha256")
-        elif r.event == Event.SWEEP_STARTED and r.data.get("plan_sha256") != current:
-            rows.append(AuditRow(e.id, "result-lock", FAIL, f"a sweep (seq {r.seq}) ran under "
-                                 f"{str(r.data.get('plan_sha256'))[:12]}…, not the lock in "
+        if r["event"] in (L.LOCKED, L.AMENDED):
+            current = r["data"].get("plan_sha256")
+        elif r["event"] == L.SWEEP_STARTED and r["data"].get("plan_sha256") != current:
+            rows.append(AuditRow(e.id, "result-lock", FAIL, f"a sweep (seq {r['seq']}) ran under "
+                                 f"{str(r['data'].get('plan_sha256'))[:12]}…, not the lock in "
                                  f"force ({str(current)[:12]}…)"))
     return rows
 
 
-def _fingerprints(e: Entry, plan: Path | None, records: History) -> AuditRow:
+def _fingerprints(e: Entry, plan: Path | None, records: list[dict[str, Any]],
+                  loaded: Any = None) -> AuditRow:
     if e.kind == "bet":
         return AuditRow(e.id, "fingerprints", SKIP, "a bet module is sealed as a whole (see seal)")
     locks = _locks(records)
     if plan is None or not locks:
         return AuditRow(e.id, "fingerprints", SKIP, "not locked")
-    recorded = dict(locks[-1].data.get("fingerprints") or {})
+    recorded = dict(locks[-1]["data"].get("fingerprints") or {})
     from .. import registration  # late: it pulls in the statistics stack
 
     try:
-        loaded = e.plan if e.plan is not None else registration.load_any(plan)
+        if loaded is None:  # the catalogue could not load it: say why
+            loaded = registration.load_any(plan)
         if loaded is not None:
             registration.check_fingerprints(loaded, recorded)
     except ExanteError as exc:
@@ -243,13 +247,13 @@ def _results_paths(e: Entry, folder: Path, plan: Path) -> list[tuple[str, Path, 
     return out
 
 
-def _git_order(e: Entry, folder: Path, plan: Path | None) -> AuditRow:
+def _git_order(e: Entry, folder: Path, plan: Path | None, read: LedgerRead) -> AuditRow:
     if plan is None:
         return AuditRow(e.id, "git-order", SKIP, "no plan file")
     repo = gitlog.toplevel(folder if folder.is_dir() else plan.parent)
     if repo is None:
         return AuditRow(e.id, "git-order", SKIP, "not inside a git repository")
-    sealed = _sealed_commit(repo, plan, e)
+    sealed = _sealed_commit(repo, plan, e, read)
     problems, checked = [], []
     for label, path, needle in _results_paths(e, folder, plan):
         commit = (gitlog.first_commit_containing(repo, path, needle) if needle
@@ -271,22 +275,16 @@ def _git_order(e: Entry, folder: Path, plan: Path | None) -> AuditRow:
                                            + ", ".join(checked))
 
 
-def _sealed_commit(repo: Path, plan: Path, e: Entry) -> str | None:
+def _sealed_commit(repo: Path, plan: Path, e: Entry, read: LedgerRead) -> str | None:
     """The first commit holding the plan as first sealed (its first lock's hash), else the
     commit that added the file."""
-    for digest in _lock_hashes(plan, e):
+    for digest in _lock_hashes(e, read):
         commit = gitlog.first_commit_containing(repo, plan, f'sha256: "{digest}"')
         if commit is not None:
             return commit
     return None
 
 
-def _lock_hashes(plan: Path, e: Entry) -> list[str]:
-    if e.history is None:
-        from ..paths import ledger_path
-
-        try:
-            e.history = History.read(ledger_path(plan), verify=False)
-        except ExanteError:
-            return [e.plan_sha256] if e.plan_sha256 else []
-    return e.history.lock_hashes() or ([e.plan_sha256] if e.plan_sha256 else [])
+def _lock_hashes(e: Entry, read: LedgerRead) -> list[str]:
+    hashes = [r["data"].get("plan_sha256") for r in _locks(read.records)]
+    return [h for h in hashes if h] or ([e.plan_sha256] if e.plan_sha256 else [])

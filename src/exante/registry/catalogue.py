@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import json
 import re
-import copy
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import ledger as L
 from .. import seal
-from ..events import Event
-from ..history import History
-from ..results import ResultError, read_result
 from ..errors import ExanteError, InputError
+from ..results import ResultError, read_result
 from .discover import BET_RE, Found, discover, module_docstring
 from .postmortem import MISSING, postmortem_status
 
 RESULT = "result.json"
-_NOT_SERIALISED = ("plan_text", "history", "plan")
 
 
 @dataclass
@@ -61,9 +58,6 @@ class Entry:
     problems: list[str] = field(default_factory=list)
     retrospective: bool = False  # runs imported after the lock (interop.retro): not pre-registered
     plan_text: str | None = field(default=None, repr=False)
-    # what was read to build the entry, handed to the audit so it reads nothing twice
-    history: History | None = field(default=None, repr=False, compare=False)
-    plan: Any = field(default=None, repr=False, compare=False)
 
     @property
     def killed(self) -> bool:
@@ -80,11 +74,21 @@ class Entry:
         return f"RETRACTED (was {v})" if self.retracted else v
 
     def to_dict(self) -> dict[str, Any]:
-        d = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)
-             if f.name not in _NOT_SERIALISED}
+        d = asdict(self)
+        d.pop("plan_text")
         d["display_verdict"] = self.display_verdict
         d["killed"] = self.killed
         return d
+
+
+@dataclass(frozen=True)
+class LedgerRead:
+    """One experiment's ledger as the catalogue read it (once), for the audit to reuse."""
+
+    exists: bool
+    records: list[dict[str, Any]]  # verified; else unverified when the chain broke; else []
+    torn: bytes = b""
+    error: str | None = None  # why the chain did not verify
 
 
 @dataclass
@@ -92,6 +96,9 @@ class Catalogue:
     root: Path
     entries: list[Entry]
     problems: list[str] = field(default_factory=list)
+    # per entry folder: its ledger read and loaded plan, so no later step reads them again
+    reads: dict[str, LedgerRead] = field(default_factory=dict, repr=False)
+    plans: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def by_id(self, experiment_id: str) -> Entry | None:
         return next((e for e in self.entries if e.id == experiment_id), None)
@@ -129,39 +136,45 @@ def _rung_key(rung: Any) -> tuple:
 # ---------------------------------------------------------------- reading one experiment
 
 
-def _history(folder: Path, entry: Entry) -> History:
-    """The ledger read once; a broken chain is a problem on the entry, read unverified."""
-    history = History.read(folder / "ledger.jsonl", tolerant=True)
-    if history.error is not None:
-        entry.problems.append(f"ledger: {history.error} (run `exante audit`)")
-    entry.history = history
-    return history
+def _read(folder: Path, entry: Entry, full: bool) -> LedgerRead:
+    ledger = L.Ledger(folder / "ledger.jsonl")
+    if not ledger.exists():
+        return LedgerRead(False, [])
+    try:
+        scan = ledger.scan(verify=True, full=full)
+        return LedgerRead(True, scan.records, scan.torn)
+    except ExanteError as exc:
+        entry.problems.append(f"ledger: {exc} (run `exante audit`)")
+        try:
+            return LedgerRead(True, ledger.records(verify=False), error=str(exc))
+        except ExanteError:
+            return LedgerRead(True, [], error=str(exc))
 
 
-def _apply_ledger(entry: Entry, history: History) -> None:
-    lock = history.lock()
-    entry.locked = lock is not None
-    if lock is not None:
-        entry.plan_sha256 = entry.plan_sha256 or lock.data.get("plan_sha256")
-    entry.amendments = len(history.amendments())
+def _apply_ledger(entry: Entry, records: list[dict[str, Any]]) -> None:
+    locks = [r for r in records if r["event"] in (L.LOCKED, L.AMENDED)]
+    entry.locked = bool(locks)
+    if locks:
+        entry.plan_sha256 = entry.plan_sha256 or locks[-1]["data"].get("plan_sha256")
+    entry.amendments = sum(r["event"] == L.AMENDED for r in records)
     from ..interop.retro import retrospective
 
-    entry.retrospective = retrospective(history) is not None
-    entry.deviated = history.deviated
-    kill = history.last(Event.KILLED)
-    if kill is not None:
-        entry.kill = dict(kill.data)
-    decided = history.last(Event.DECIDED)
-    if decided is not None:
-        last = decided.data
+    entry.retrospective = retrospective(records) is not None
+    entry.deviated = any(r["event"] == L.AMENDED and r["data"].get("after_runs") for r in records)
+    kills = [r for r in records if r["event"] == L.KILLED]
+    if kills:
+        entry.kill = dict(kills[-1]["data"])
+    decided = [r for r in records if r["event"] == L.DECIDED]
+    if decided:
+        last = decided[-1]["data"]
         entry.verdict, entry.tier = last.get("verdict"), last.get("tier")
         entry.verdict_source = "ledger (DECIDED record; result.json missing)"
         entry.caveats = list(last.get("caveats") or [])
-    elif kill is not None:
+    elif kills:
         entry.verdict, entry.verdict_source = "KILL", "ledger (KILLED record)"
-    elif history.terminal():
+    elif any(r["event"] in (L.RUN_OK, L.RUN_FAILED) for r in records):
         entry.verdict, entry.verdict_source = "NO RESULT", "ledger (runs, not decided)"
-    elif lock is not None:
+    elif locks:
         entry.verdict, entry.verdict_source = "REGISTERED", "ledger (locked, not run)"
 
 
@@ -170,7 +183,7 @@ def _apply_result(entry: Entry, folder: Path) -> None:
     if not path.is_file():
         return
     try:
-        result = read_result(path, strict=False, require=("verdict",))
+        result = read_result(path, strict=False, require=("verdict",))  # the one reader
     except ResultError as exc:
         entry.problems.append(f"{RESULT}: unreadable ({exc})")
         return
@@ -206,7 +219,7 @@ def _tau_summary(tau: dict[str, Any] | None) -> dict[str, Any] | None:
             "method_mean": tau.get("method_mean"), "passed": tau.get("passed")}
 
 
-def _plan_entry(found: Found, root: Path) -> Entry:
+def _plan_entry(found: Found, root: Path, cat: Catalogue, full: bool) -> Entry:
     from ..spec import load_plan
 
     folder = found.folder
@@ -218,14 +231,15 @@ def _plan_entry(found: Found, root: Path) -> Entry:
     except ExanteError as exc:
         entry.problems.append(f"plan: {exc}")
     try:
-        plan = entry.plan = load_plan(found.path)
+        plan = load_plan(found.path)
+        cat.plans[entry.folder] = plan
         entry.id, entry.hypothesis = plan.experiment_id, plan.hypothesis
         entry.retracts = [dict(r) for r in plan.retracts]
         entry.ladder = dict(plan.ladder)
         entry.rules = _rules(plan)
     except ExanteError as exc:
         entry.problems.append(f"plan does not load: {exc}")
-    _finish(entry, folder)
+    _finish(entry, folder, cat, full)
     return entry
 
 
@@ -240,13 +254,16 @@ def _rules(plan) -> list[str]:
     return out
 
 
-def _finish(entry: Entry, folder: Path) -> None:
-    _apply_ledger(entry, _history(folder, entry))
+def _finish(entry: Entry, folder: Path, cat: Catalogue, full: bool) -> None:
+    read = cat.reads[entry.folder] = _read(folder, entry, full)
+    records = read.records
+    _apply_ledger(entry, records)
     _apply_result(entry, folder)
+    postmortem = postmortem_status(folder)
     if entry.killed:
-        entry.postmortem = postmortem_status(folder)
-    elif postmortem_status(folder) != MISSING:
-        entry.postmortem = postmortem_status(folder) + " (not required)"
+        entry.postmortem = postmortem
+    elif postmortem != MISSING:
+        entry.postmortem = postmortem + " (not required)"
     for name in ("report.html", "report.md"):
         if (folder / name).is_file():
             entry.report = name if entry.folder == "." else f"{entry.folder}/{name}"
@@ -294,7 +311,7 @@ def bet_verdict(payload: dict[str, Any]) -> str | None:
     return None
 
 
-def _bet_entry(found: Found, root: Path) -> Entry:
+def _bet_entry(found: Found, root: Path, cat: Catalogue, full: bool) -> Entry:
     module = found.path
     doc = module_docstring(module)
     entry = Entry(id=module.stem, kind="bet", folder=_rel(found.folder, root),
@@ -307,7 +324,7 @@ def _bet_entry(found: Found, root: Path) -> Entry:
         entry.plan_sha256 = seal.inspect(module).stored
     except (ExanteError, InputError) as exc:
         entry.problems.append(f"bet module: {exc}")
-    _finish(entry, found.folder)
+    _finish(entry, found.folder, cat, full)
     result = _bet_result(module)
     if result is not None:
         path, payload = result
@@ -330,27 +347,29 @@ def _bet_result(module: Path) -> tuple[Path, Any] | None:
     return None
 
 
-def _orphan_entry(found: Found, root: Path) -> Entry:
+def _orphan_entry(found: Found, root: Path, cat: Catalogue, full: bool) -> Entry:
     entry = Entry(id=found.folder.name, kind="orphan", folder=_rel(found.folder, root),
                   plan_file=None)
     entry.problems.append("the plan file is missing; shown from its ledger")
-    _finish(entry, found.folder)
+    _finish(entry, found.folder, cat, full)
     return entry
 
 
 # ---------------------------------------------------------------- the whole catalogue
 
 
-def build_catalogue(root: Path | str) -> Catalogue:
-    """Read every experiment under `root` and resolve retractions. Never raises for one
-    broken experiment: its problems are listed on its entry."""
+def build_catalogue(root: Path | str, *, full_verify: bool = False) -> Catalogue:
+    """Read every experiment under `root` (each plan and ledger once) and resolve
+    retractions. Never raises for one broken experiment: its problems are listed on its
+    entry. `full_verify` checks every ledger from its genesis, ignoring checkpoints."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: no such registry folder")
     makers = {"plan": _plan_entry, "bet": _bet_entry, "orphan": _orphan_entry}
-    entries = [makers[f.kind](f, root) for f in discover(root)]
+    cat = Catalogue(root, [])
+    entries = [makers[f.kind](f, root, cat, full_verify) for f in discover(root)]
     entries.sort(key=lambda e: natural_key(e.id))
-    cat = Catalogue(root, entries)
+    cat.entries = entries
     _resolve_retractions(cat)
     _duplicates(cat)
     return cat
