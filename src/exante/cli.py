@@ -248,7 +248,7 @@ def run(path: Path, executor: str, opts: dict, workers: int | None, threads: int
     extra.update(opts)
     options = runner.RunOptions(executor=executor, workers=workers or (os.cpu_count() or 1),
                                 threads=threads, max_runs=max_runs, extra=extra)
-    progress = None if quiet or as_json else _rich_progress()
+    progress = None if quiet or as_json else _rich_progress(options.workers)
     target = _log_target(log_to)
     report = runner.run(path, options, progress=progress)
     _log_to(path, log_to, target)  # after a kill too: whatever the ledger holds
@@ -281,10 +281,10 @@ def _log_to(path: Path, log_to: str | None, uri: str | None) -> None:
                f"under parent run {done['parent_run_id']} at {done['uri']}", err=True)
 
 
-def _rich_progress():
-    from .progress import RichProgress
+def _rich_progress(workers: int = 1):
+    from .progress import make_progress
 
-    return RichProgress()
+    return make_progress(workers=workers)  # the bar on a terminal, whole lines in a log or a pipe
 
 
 def _print_sweep(report) -> None:
