@@ -1,17 +1,25 @@
 """Shared fixtures. Keep this small: a fixture belongs here only when two test files use it.
 
-    cli          run `exante ARGS...` in-process (click's CliRunner); returns the Result
-    make_plan    write an executable, unsealed prereg.yaml plus its trial module; returns the path
+    cli              run `exante ARGS...` in-process (click's CliRunner); returns the Result
+    make_plan        write an executable, unsealed prereg.yaml plus its trial module
+    registry         a private copy of tests/fixtures/registry for one test
+    shared_registry  one copy for all tests of a module (for tests that only read it)
+
+Other helpers live in tests/fixtures/records_helpers.py (`invoke`, the CLI with the record
+commands; `make_experiment`; golden files; headless Chromium).
 """
 
 from __future__ import annotations
 
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
+
+# tests/fixtures holds the shared helpers (records_helpers); every test module may import them
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 
 TRIAL_CODE = '''def train(params, seed, ctx):
     return {"score": float(params.get("x", 0)) + 0.01 * seed}
@@ -21,12 +29,7 @@ TRIAL_CODE = '''def train(params, seed, ctx):
 @pytest.fixture
 def cli():
     """`cli("lock", path)` -> click Result with exit_code, stdout, stderr (separate streams)."""
-    runner = CliRunner()
-
-    def invoke(*args):
-        from exante.cli import main
-
-        return runner.invoke(main, [str(a) for a in args])
+    from records_helpers import invoke
 
     return invoke
 
@@ -67,3 +70,21 @@ def make_plan(tmp_path):
         return path
 
     return make
+
+
+@pytest.fixture
+def registry(tmp_path) -> Path:
+    """A private copy of the checked-in registry (tests/fixtures/registry)."""
+    return _copy_registry(tmp_path / "registry")
+
+
+@pytest.fixture(scope="module")
+def shared_registry(tmp_path_factory) -> Path:
+    """One copy of the checked-in registry shared by a module's tests."""
+    return _copy_registry(tmp_path_factory.mktemp("registry") / "registry")
+
+
+def _copy_registry(dest: Path) -> Path:
+    from records_helpers import copy_registry
+
+    return copy_registry(dest)

@@ -21,11 +21,6 @@ from records_helpers import (copy_registry, git, invoke, make_experiment,  # noq
 from exante.registry import audit, audit_failed  # noqa: E402
 
 
-@pytest.fixture
-def registry(tmp_path) -> Path:
-    return copy_registry(tmp_path / "registry")
-
-
 def rows_of(rows, experiment, check):
     return [r for r in rows if r.experiment == experiment and r.check == check]
 

@@ -22,7 +22,7 @@ from exante.cli import main  # noqa: E402
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "json-schemas.md"
 EXERCISED = {"init", "lock", "verify", "amend", "run", "status", "decide", "log", "report",
-             "postmortem", "rollup", "audit"}
+             "postmortem", "rollup", "audit", "import", "export"}
 ELSEWHERE = {"demo": "tests/test_demo.py", "skill": "tests/test_agent_skill.py"}
 TRIAL = 'def train(params, seed, ctx):\n    return {"val_loss": 1.0 + (seed % 7) / 100}\n'
 
@@ -124,3 +124,19 @@ def test_errors_print_no_json_and_keep_their_exit_codes(cli, make_plan, tmp_path
     assert tampered.stderr.count("\n") == 1
     missing = cli("status", tmp_path / "nowhere.yaml", "--json")
     assert missing.exit_code == 2 and missing.stdout == "" and missing.stderr.startswith("error:")
+
+
+def test_import_and_export_records_match_their_schemas(cli, make_plan, tmp_path):
+    plan = make_plan("interop")
+    pilots = tmp_path / "pilot.csv"
+    pilots.write_text("x,seed,score\n0,101,0.5\n1,101,1.5\n1,999,1.4\n")
+    args = ("import", pilots, "--into", plan, "--allow-unmatched", "--json")
+    dry = check(cli(*args, "--dry-run"), "import")
+    assert dry["dry_run"] is True and dry["mode"] == "pilot"
+    done = check(cli(*args), "import")
+    assert done["mode"] == "pilot" and done["imported"] + done["unmatched"] == done["rows"] == 3
+    assert cli("lock", plan).exit_code == 0
+    assert cli("run", plan, "--executor", "inline", "--quiet").exit_code == 0
+    for fmt in ("csv", "jsonl"):
+        export = check(cli("export", plan, "--format", fmt, "--json"), "export")
+        assert export["runs"] >= 6 and Path(export["path"]).is_file()  # pilots are rows too

@@ -14,6 +14,8 @@ PUBLIC = [
     "ExanteError", "FingerprintError", "InputError", "IntegrityError", "LedgerError",
     "PlanError", "RefusedError", "RuleError", "TamperedError", "Ledger", "Plan", "RunOptions",
     "amend", "compare", "holm", "load_plan", "lock", "run", "status", "verify",
+    # the notebook API (issue 14): exante.api, with decide/report as callable submodules
+    "audit", "decide", "export", "import_runs", "report", "result", "rollup", "runs",
 ]
 COMPARISON_KEYS = {
     "mean_diff", "ci_low", "ci_high", "welch_t", "welch_df", "p_value", "cohens_d",

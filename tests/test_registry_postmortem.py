@@ -14,11 +14,6 @@ from exante.errors import InputError, RefusedError  # noqa: E402
 from exante.registry import MARKER, postmortem_status, write_postmortem  # noqa: E402
 
 
-@pytest.fixture
-def registry(tmp_path) -> Path:
-    return copy_registry(tmp_path / "registry")
-
-
 def test_template_quotes_prediction_and_kill_record(registry):
     path = write_postmortem("compress-16-layer", registry)
     assert path == registry / "compress-16-layer" / "postmortem.md"

@@ -17,11 +17,6 @@ from exante.registry.catalogue import bet_verdict  # noqa: E402
 
 
 @pytest.fixture
-def registry(tmp_path) -> Path:
-    return copy_registry(tmp_path / "registry")
-
-
-@pytest.fixture
 def summary(registry) -> dict:
     paths = rollup(registry)
     assert [p.name for p in paths] == ["SUMMARY.md", "SUMMARY.json", "index.html"]

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from records_helpers import copy_registry  # noqa: E402
 
 from exante import ledger as L  # noqa: E402
 from exante.errors import (InputError, MissingDependencyError, RefusedError,  # noqa: E402
@@ -24,13 +23,8 @@ XSS = "<script>alert(1)</script>"
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory) -> Path:
-    return copy_registry(tmp_path_factory.mktemp("content") / "registry")
-
-
-@pytest.fixture(scope="module")
-def ablation(registry) -> dict[str, str]:
-    plan = registry / "mlp-ablation-v1" / "prereg.yaml"
+def ablation(shared_registry) -> dict[str, str]:
+    plan = shared_registry / "mlp-ablation-v1" / "prereg.yaml"
     paths = render_report(plan)
     html_path, pdf_path = render_paper(plan, pdf=False)
     assert pdf_path is None
@@ -39,10 +33,10 @@ def ablation(registry) -> dict[str, str]:
             "figures": [p.name for p in paths[2:]]}
 
 
-def _fresh(tmp_path: Path, registry: Path, name: str) -> Path:
+def _fresh(tmp_path: Path, shared_registry: Path, name: str) -> Path:
     import shutil
 
-    shutil.copytree(registry / name, tmp_path / name)
+    shutil.copytree(shared_registry / name, tmp_path / name)
     return tmp_path / name / "prereg.yaml"
 
 
@@ -67,38 +61,38 @@ def test_factorial_report_sections_and_figures(ablation):
     assert "Whether weight_decay matters: the data show neither an effect nor its absence." in md
 
 
-def test_neutral_is_not_evidence_of_no_effect(registry):
-    md = render_report(registry / "swiglu-1M" / "prereg.yaml")[0].read_text(encoding="utf-8")
+def test_neutral_is_not_evidence_of_no_effect(shared_registry):
+    md = render_report(shared_registry / "swiglu-1M" / "prereg.yaml")[0].read_text(encoding="utf-8")
     assert "A NEUTRAL verdict is not evidence of no effect at this power" in md
     assert "(suggestive but inconclusive)" in md
 
 
-def test_killed_report_shows_the_kill_and_the_runs_not_run(registry):
-    md = render_report(registry / "compress-16-layer" / "prereg.yaml")[0].read_text("utf-8")
+def test_killed_report_shows_the_kill_and_the_runs_not_run(shared_registry):
+    md = render_report(shared_registry / "compress-16-layer" / "prereg.yaml")[0].read_text("utf-8")
     assert "## Verdict: KILL" in md
     assert "Killed by rule `any_cell_worse`" in md
     assert "2 registered run(s) never started (stopped by the kill rule)" in md
 
 
-def test_missing_result_is_an_input_error(registry):
+def test_missing_result_is_an_input_error(shared_registry):
     with pytest.raises(InputError, match="exante decide"):
-        render_report(registry / "lr-warmup-v2" / "prereg.yaml")
+        render_report(shared_registry / "lr-warmup-v2" / "prereg.yaml")
 
 
-def test_bet_module_is_reported_by_the_catalogue_not_report(registry):
+def test_bet_module_is_reported_by_the_catalogue_not_report(shared_registry):
     with pytest.raises(InputError, match="rollup"):
-        render_report(registry / "bets" / "07_noise_floor.py")
+        render_report(shared_registry / "bets" / "07_noise_floor.py")
 
 
-def test_refuses_a_tampered_plan(tmp_path, registry):
-    plan = _fresh(tmp_path, registry, "compress-4-layer")
+def test_refuses_a_tampered_plan(tmp_path, shared_registry):
+    plan = _fresh(tmp_path, shared_registry, "compress-4-layer")
     plan.write_text(plan.read_text().replace("15%", "5%"), encoding="utf-8")
     with pytest.raises(TamperedError):
         render_report(plan)
 
 
-def test_refuses_a_result_for_another_plan_version(tmp_path, registry):
-    plan = _fresh(tmp_path, registry, "compress-4-layer")
+def test_refuses_a_result_for_another_plan_version(tmp_path, shared_registry):
+    plan = _fresh(tmp_path, shared_registry, "compress-4-layer")
     result = json.loads((plan.parent / "result.json").read_text())
     result["plan_sha256"] = "ab" * 32
     (plan.parent / "result.json").write_text(json.dumps(result))
@@ -106,8 +100,8 @@ def test_refuses_a_result_for_another_plan_version(tmp_path, registry):
         render_report(plan)
 
 
-def test_refuses_a_result_from_another_ledger(tmp_path, registry):
-    plan = _fresh(tmp_path, registry, "compress-4-layer")
+def test_refuses_a_result_from_another_ledger(tmp_path, shared_registry):
+    plan = _fresh(tmp_path, shared_registry, "compress-4-layer")
     result = json.loads((plan.parent / "result.json").read_text())
     result["ledger_head"] = "cd" * 32
     (plan.parent / "result.json").write_text(json.dumps(result))
@@ -115,8 +109,8 @@ def test_refuses_a_result_from_another_ledger(tmp_path, registry):
         render_report(plan)
 
 
-def test_refuses_a_stale_result(tmp_path, registry):
-    plan = _fresh(tmp_path, registry, "compress-4-layer")
+def test_refuses_a_stale_result(tmp_path, shared_registry):
+    plan = _fresh(tmp_path, shared_registry, "compress-4-layer")
     L.Ledger(plan.parent / "ledger.jsonl").append(L.RUN_FAILED, {"run_id": "x", "cell": "x"})
     with pytest.raises(RefusedError, match="decide` again"):
         render_report(plan)
@@ -125,8 +119,8 @@ def test_refuses_a_stale_result(tmp_path, registry):
 # ---------------------------------------------------------------- seed 003 note
 
 
-def test_sigma_markdown_names_a_reused_baseline(registry):
-    result = json.loads((registry / "swiglu-1M" / "result.json").read_text())
+def test_sigma_markdown_names_a_reused_baseline(shared_registry):
+    result = json.loads((shared_registry / "swiglu-1M" / "result.json").read_text())
     result["reused_baseline"] = {"source": "swiglu-1M", "store": "docs/research/b.json"}
     text = render_sigma_markdown(result, name="rope")
     assert text.startswith("# Experiment: rope\n")
@@ -138,8 +132,8 @@ def test_sigma_markdown_names_a_reused_baseline(registry):
 # ---------------------------------------------------------------- escaping
 
 
-def test_markdown_shows_user_markup_as_text(registry):
-    result = json.loads((registry / "swiglu-1M" / "result.json").read_text())
+def test_markdown_shows_user_markup_as_text(shared_registry):
+    result = json.loads((shared_registry / "swiglu-1M" / "result.json").read_text())
     result["hypothesis"] = XSS
     result["cells"][1]["name"] = "<img src=x onerror=alert(1)>|pipe"
     text = render_sigma_markdown(result)
@@ -204,21 +198,21 @@ def test_paper_gives_negative_results_the_same_space(ablation):
         assert f">{heading}<" in page
 
 
-def test_paper_pdf(registry):
+def test_paper_pdf(shared_registry):
     pytest.importorskip("weasyprint")
-    html_path, pdf_path = render_paper(registry / "compress-4-layer" / "prereg.yaml")
+    html_path, pdf_path = render_paper(shared_registry / "compress-4-layer" / "prereg.yaml")
     assert html_path.name == "paper.html"
     assert pdf_path.read_bytes().startswith(b"%PDF")
 
 
-def test_paper_pdf_names_the_extra_when_weasyprint_is_missing(registry, monkeypatch):
+def test_paper_pdf_names_the_extra_when_weasyprint_is_missing(shared_registry, monkeypatch):
     monkeypatch.setitem(sys.modules, "weasyprint", None)
     with pytest.raises(MissingDependencyError, match=r"exante\[pdf\]"):
-        render_paper(registry / "compress-4-layer" / "prereg.yaml")
+        render_paper(shared_registry / "compress-4-layer" / "prereg.yaml")
 
 
-def test_deck_is_self_contained(registry):
-    deck = render_deck(registry / "mlp-ablation-v1" / "prereg.yaml").read_text(encoding="utf-8")
+def test_deck_is_self_contained(shared_registry):
+    deck = render_deck(shared_registry / "mlp-ablation-v1" / "prereg.yaml").read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", deck)
     assert "@import" not in deck and "url(" not in deck
     srcs = re.findall(r'<img src="([^"]+)"', deck)
@@ -230,14 +224,14 @@ def test_deck_is_self_contained(registry):
     assert "ArrowRight" in deck
 
 
-def test_result_spelled_as_in_the_issue_renders_the_same(registry):
+def test_result_spelled_as_in_the_issue_renders_the_same(shared_registry):
     """result.json written with the issue's names (p, partial_eta2, marginal_mean,
     fraction_beating …) reads exactly like decide's record names."""
     from exante.report.inputs import load_inputs
     from exante.report.markdown import render_markdown
 
     for name in ("mlp-ablation-v1", "lr-warmup-v1"):
-        inputs = load_inputs(registry / name / "prereg.yaml")
+        inputs = load_inputs(shared_registry / name / "prereg.yaml")
         r = json.loads(json.dumps(inputs.result))
         if r.get("factorial"):
             f = r["factorial"]

@@ -1,6 +1,6 @@
 """Golden files: report.md and seed 003's research note, from a fixed, checked-in ledger.
 
-The fixture (tests/fixtures/registry) was locked, run and decided for real
+The fixture (tests/fixtures/shared_registry) was locked, run and decided for real
 with a fixed clock; see tests/fixtures/build_fixtures.py. The reports contain
 no timestamps, so the text is a pure function of those files. To accept an
 intended change: EXANTE_UPDATE_GOLDEN=1 pytest tests/test_report_golden.py,
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from records_helpers import check_golden, copy_registry  # noqa: E402
+from records_helpers import check_golden  # noqa: E402
 
 from exante.report import render_report, write_sigma_note  # noqa: E402
 
@@ -25,13 +25,8 @@ SEED_003_HEADINGS = ["# Experiment: ", "## Baseline Statistics (N=", "## Experim
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory) -> Path:
-    return copy_registry(tmp_path_factory.mktemp("golden") / "registry")
-
-
-@pytest.fixture(scope="module")
-def report_md(registry) -> str:
-    paths = render_report(registry / "lr-warmup-v1" / "prereg.yaml")
+def report_md(shared_registry) -> str:
+    paths = render_report(shared_registry / "lr-warmup-v1" / "prereg.yaml")
     assert paths[0].name == "report.md" and paths[1].name == "report.html"
     return paths[0].read_text(encoding="utf-8")
 
@@ -48,9 +43,9 @@ def test_report_md_has_seed_003_tables(report_md):
     assert positions == sorted(positions), "seed 003's sections are out of order"
 
 
-def test_sigma_note_matches_golden(registry):
-    note = write_sigma_note(registry / "swiglu-1M" / "prereg.yaml")
-    assert note == registry / "docs" / "research" / "experiment_swiglu-1M_1M.md"
+def test_sigma_note_matches_golden(shared_registry):
+    note = write_sigma_note(shared_registry / "swiglu-1M" / "prereg.yaml")
+    assert note == shared_registry / "docs" / "research" / "experiment_swiglu-1M_1M.md"
     text = note.read_text(encoding="utf-8")
     check_golden(text, "experiment_swiglu-1M_1M.md")
     headings = [line for line in text.splitlines() if line.startswith("#")]
@@ -60,6 +55,6 @@ def test_sigma_note_matches_golden(registry):
     assert re.search(r"^## Verdict: NEUTRAL$", text, re.M)
 
 
-def test_no_timestamps_or_absolute_paths(report_md, registry):
+def test_no_timestamps_or_absolute_paths(report_md, shared_registry):
     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", report_md)
-    assert str(registry) not in report_md
+    assert str(shared_registry) not in report_md

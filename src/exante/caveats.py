@@ -13,6 +13,7 @@ import numpy as np
 
 from . import stats
 from .design import ARM, BASELINE
+from .history import History
 from .spec import Plan
 
 PER_CELL_NULL_RATE = 0.031  # rule A as published, 5 vs 3(+2) seeds (STATS.md table)
@@ -63,7 +64,9 @@ def _low_power(plan: Plan, cells: list[dict], check: dict | None) -> list[dict]:
 
 
 def _optional_stopping(analysis: dict) -> list[dict]:
-    extended = any(r["event"] == "STAGE" and r["data"].get("run") for r in analysis["records"])
+    history = analysis.get("history")
+    extended = history.stage2_decided() if history is not None else \
+        History(analysis["records"]).stage2_decided()
     if not extended:
         return []
     return [_c("OPTIONAL_STOPPING", "the registered stage 2 ran (2 more seeds because stage 1 was "

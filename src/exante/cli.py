@@ -168,25 +168,69 @@ def init(name: str, template: str, root: Path, as_json: bool) -> None:
 # ---------------------------------------------------------------- run
 
 
+class _ExecutorName(click.ParamType):
+    """An executor name, checked against the registry (built-ins and installed ones)."""
+
+    name = "executor"
+
+    def convert(self, value, param, ctx):
+        from .executors import names
+
+        if value in names():
+            return value
+        self.fail(f"{value!r} is not an executor; expected one of {', '.join(names())}", param, ctx)
+
+
+_EXECUTOR = _ExecutorName()
+
+
+def _parse_opts(ctx, param, values) -> dict:
+    """--opt KEY=VALUE pairs; values read as YAML scalars (10 -> int, true -> bool)."""
+    import yaml
+
+    out = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", ctx, param)
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = raw
+    return out
+
+
+
 @main.command()
 @PLAN
-@click.option("--executor", type=click.Choice(["inline", "local", "ray", "slurm"]),
-              default="local", show_default=True)
+@click.option("--executor", type=_EXECUTOR, default="local", show_default=True,
+              help="Where runs happen: inline, local, ray, slurm, or an installed one.")
+@click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", callback=_parse_opts,
+              help="An engine option for the executor (repeatable), e.g. --opt ship=never.")
 @click.option("--workers", type=int, default=None, help="Parallel workers (default: CPU count).")
 @click.option("--threads", type=int, default=1, show_default=True, help="Threads per worker.")
 @click.option("--address", default=None, help="Ray cluster address (ray executor).")
 @click.option("--partition", default=None, help="Slurm partition (slurm executor).")
 @click.option("--time-min", type=int, default=None, help="Slurm time limit in minutes.")
 @click.option("--gpus-per-task", type=int, default=None, help="Slurm GPUs per task.")
+@click.option("--gpus", default=None, metavar="IDS|auto",
+              help="Local executor: GPUs to spread workers over (0,1 or auto); each worker sees "
+                   "its device via CUDA_VISIBLE_DEVICES, trial.resources.gpus (e.g. 0.25) packs "
+                   "runs per device.")
 @click.option("--profile", type=click.Path(path_type=Path), default=None,
               help="Slurm profile file (YAML) with the same keys.")
 @click.option("--max-runs", type=int, default=None, help="Stop after N runs (smoke tests).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True,
               help="No progress bar; print the sweep's record (schema exante.run/1).")
-def run(path: Path, executor: str, workers: int | None, threads: int, address: str | None,
-        partition: str | None, time_min: int | None, gpus_per_task: int | None,
-        profile: Path | None, max_runs: int | None, quiet: bool, as_json: bool) -> None:
+@click.option("--log-to", "log_to", default=None, metavar="mlflow[:URI]",
+              help="Also log every run to MLflow (nested under one run for the experiment); "
+                   "the ledger stays the record.")
+def run(path: Path, executor: str, opts: dict, workers: int | None, threads: int,
+        address: str | None, partition: str | None, time_min: int | None,
+        gpus_per_task: int | None, gpus: str | None, profile: Path | None, max_runs: int | None,
+        quiet: bool,
+        as_json: bool, log_to: str | None) -> None:
     """Run the sealed plan PATH: verify, execute what is missing, stop on a kill rule."""
     import os
 
@@ -196,10 +240,18 @@ def run(path: Path, executor: str, workers: int | None, threads: int, address: s
     extra = {k: v for k, v in {"address": address, "partition": partition, "time_min": time_min,
                                "gpus_per_task": gpus_per_task,
                                "profile": str(profile) if profile else None}.items() if v is not None}
+    if gpus is not None:
+        if executor != "local":
+            raise InputError(f"--gpus assigns devices to local workers; the {executor} executor "
+                             "places runs by trial.resources.gpus (and --gpus-per-task on Slurm)")
+        extra.update(gpus=gpus, workers_from_gpus=workers is None)
+    extra.update(opts)
     options = runner.RunOptions(executor=executor, workers=workers or (os.cpu_count() or 1),
                                 threads=threads, max_runs=max_runs, extra=extra)
-    progress = None if quiet or as_json else _rich_progress()
+    progress = None if quiet or as_json else _rich_progress(options.workers)
+    target = _log_target(log_to)
     report = runner.run(path, options, progress=progress)
+    _log_to(path, log_to, target)  # after a kill too: whatever the ledger holds
     if as_json:
         from .agent import records
 
@@ -210,10 +262,29 @@ def run(path: Path, executor: str, workers: int | None, threads: int, address: s
         sys.exit(1)
 
 
-def _rich_progress():
-    from .progress import RichProgress
+def _log_target(log_to: str | None) -> str | None:
+    """Check --log-to before anything runs; the URI (None: MLflow's default)."""
+    if log_to is None:
+        return None
+    from .interop.mlflow_log import parse_target
 
-    return RichProgress()
+    return parse_target(log_to)
+
+
+def _log_to(path: Path, log_to: str | None, uri: str | None) -> None:
+    if log_to is None:
+        return
+    from .interop.mlflow_log import sync
+
+    done = sync(path, uri)
+    click.echo(f"mlflow: logged {done['logged']} run(s) ({done['already']} already there) "
+               f"under parent run {done['parent_run_id']} at {done['uri']}", err=True)
+
+
+def _rich_progress(workers: int = 1):
+    from .progress import make_progress
+
+    return make_progress(workers=workers)  # the bar on a terminal, whole lines in a log or a pipe
 
 
 def _print_sweep(report) -> None:
@@ -234,16 +305,21 @@ def _print_sweep(report) -> None:
 @main.command()
 @PLAN
 @JSON
-def decide(path: Path, as_json: bool) -> None:
+@click.option("--log-to", "log_to", default=None, metavar="mlflow[:URI]",
+              help="Also put the verdict on the experiment's MLflow run (tags, result.json).")
+def decide(path: Path, as_json: bool, log_to: str | None) -> None:
     """Apply the registered rules to the ledger of PATH; write result.json."""
     from .agent import records
 
+    target = _log_target(log_to)
     data = records.decide(_plan_path(path))
+    _log_to(_plan_path(path), log_to, target)
     if as_json:
         _echo_json(data)
         return
     result = data["result"]
     tier = f" ({result['tier']})" if result.get("tier") else ""
+    tier += " — RETROSPECTIVE, not pre-registered" if result.get("retrospective") else ""
     click.echo(f"{result['experiment_id']}: {result['verdict']}{tier}")
     for reason in result["verdict_reasons"]:
         click.echo(f"  {reason}")
@@ -325,6 +401,16 @@ def _register_record_commands() -> None:
 _register_record_commands()
 
 
+def _register_interop_commands() -> None:
+    from .interop.cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_interop_commands()
+
+
 # ---------------------------------------------------------------- demo
 
 
@@ -334,7 +420,7 @@ _register_record_commands()
 @click.option("--quick", is_flag=True,
               help="Smoke test: 2 epochs instead of 20, labelled as NOT the registered study.")
 @click.option("--workers", type=int, default=None, help="Parallel workers (default: CPU count).")
-@click.option("--executor", type=click.Choice(["inline", "local", "ray", "slurm"]),
+@click.option("--executor", type=_EXECUTOR,
               default="local", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True,

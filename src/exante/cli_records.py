@@ -36,8 +36,10 @@ def _echo_json(record: dict[str, Any]) -> None:
                    "to the stored baseline variance).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the written paths as one JSON record (schema exante.report/1).")
+@click.option("--log-to", "log_to", default=None, metavar="mlflow[:URI]",
+              help="Also attach the report to the experiment's MLflow run.")
 def report(target: str, root: Path, paper: bool, pdf: bool, deck: bool,
-           research_note: Path | None, as_json: bool) -> None:
+           research_note: Path | None, as_json: bool, log_to: str | None) -> None:
     """Write report.md, report.html and figures for TARGET (an id or a plan path) from its
     saved plan, ledger and result.json."""
     from .agent import records
@@ -45,6 +47,10 @@ def report(target: str, root: Path, paper: bool, pdf: bool, deck: bool,
 
     plan = find_plan(target, root)
     data = records.report(plan, paper=paper, pdf=pdf, deck=deck, research_note=research_note)
+    if log_to is not None:
+        from .interop.mlflow_log import parse_target, sync
+
+        sync(plan, parse_target(log_to))
     if as_json:
         _echo_json(data)
         return

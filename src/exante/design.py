@@ -91,9 +91,9 @@ def expand(plan: Plan, *, include_stage2: bool = True) -> list[RunKey]:
 
     def add(cell: Cell, role: str, stage: str, seeds: Iterable[int], extra=None, name=None):
         name = name or cell.name
+        prefix, params = run_id(role, name, 0)[:-1], cell.params(fixed, extra)  # once a cell
         for seed in seeds:
-            keys.append(RunKey(run_id(role, name, seed), name, role, stage, seed,
-                               cell.params(fixed, extra)))
+            keys.append(RunKey(f"{prefix}{seed}", name, role, stage, seed, dict(params)))
 
     if proto is None:
         add(base, BASELINE, MAIN, plan.design.seeds)

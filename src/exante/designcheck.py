@@ -20,7 +20,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import rules, stats
+from . import families, rules, stats
+from .families import RateInputs
 from .design import design_cells
 from .errors import RuleError
 from .spec import Plan
@@ -123,82 +124,15 @@ def design_check(plan: Plan, *, sigma: float | None, sigma_source: str,
     if n_base < 2 or n_exp < 2:
         out["note"] = "fewer than 2 seeds per group: no variance, no test, no verdict possible"
         return out
-    if d.rule == "sigma":
-        rule = "A" if d.sigma == "baseline" else "B"
-        null = stats.simulate_sigma_protocol(d=0.0, n_base=n_base, n_stage1=n_exp,
-                                             n_stage2=n_ext, rule=rule, threshold=d.threshold,
-                                             reps=reps, rng=rng)
-        alt = stats.simulate_sigma_protocol(d=d.smallest_effect, n_base=n_base, n_stage1=n_exp,
-                                            n_stage2=n_ext, rule=rule, threshold=d.threshold,
-                                            reps=reps, rng=rng)
-        out.update(false_pass_rate=null.p_winner, power=alt.p_winner,
-                   extension_rate_null=null.p_extension)
-    elif d.rule == "factorial" and plan.design.factors:
-        out.update(_factorial_rates(plan, sigma))
-    else:
-        rate0, rate1 = _welch_rates(plan, n_base, n_exp, reps, rng)
-        out.update(false_pass_rate=rate0, power=rate1,
-                   note="per-cell rates of the Welch test at the registered alpha (the "
-                        "comparison every arm gets); threshold expressions are checked by gates")
+    family = families.get(d.rule)
+    inputs = RateInputs(n_base, n_exp, n_ext, k, sigma, reps, rng)
+    out.update(family.design_rates(plan, inputs))
     out["familywise_false_pass"] = stats.familywise_false_pass(out["false_pass_rate"],
                                                                out.get("k", k))
-    if d.rule == "sigma" and k > 1:
-        shared = stats.simulate_shared_baseline(k=k, d=0.0, n_base=n_base, n_stage1=n_exp,
-                                                n_stage2=n_ext, rule=rule,
-                                                threshold=d.threshold, reps=min(reps, 5000),
-                                                rng=rng)
-        out.update(familywise_false_pass=shared.p_any_winner,
-                   familywise_independent=shared.p_any_independent,
-                   familywise_holm_welch=shared.p_any_holm_welch)
+    out.update(family.familywise(plan, inputs, out))
     if sigma is not None:
         out["smallest_effect_units"] = d.smallest_effect * sigma
     return out
-
-
-def _factorial_rates(plan: Plan, sigma: float | None) -> dict[str, Any]:
-    """Main-effect operating characteristics of the full-factorial model (closed form).
-
-    A level's marginal mean averages m = N / L runs; the difference of two
-    levels has SE = sigma * sqrt(2 / m) with the model's residual df. EFFECT is
-    declared when the 95% CI excludes 0 (rate alpha under no effect); NO_EFFECT
-    when the CI lies inside +-margin (needs sigma in metric units).
-    """
-    from scipy import stats as sps
-
-    d, alpha = plan.decision, plan.analysis.alpha
-    n_cells = math.prod(len(v) for v in plan.design.factors.values())
-    total = n_cells * len(plan.design.seeds)
-    df = total - n_cells
-    if df < 1:
-        return {"note": "no residual degrees of freedom: the factorial model cannot be tested"}
-    tcrit = float(sps.t.ppf(1 - alpha / 2, df))
-    per_factor, comparisons = {}, 0
-    for factor, levels in plan.design.factors.items():
-        se = math.sqrt(2 / (total / len(levels)))  # in SD units
-        ncp = d.smallest_effect / se
-        power = float(sps.nct.sf(tcrit, df, ncp) + sps.nct.cdf(-tcrit, df, ncp))
-        row = {"levels": len(levels), "runs_per_level": total // len(levels),
-               "power_at_smallest_effect": power}
-        if sigma is not None and d.equivalence_margin is not None:
-            slack = (d.equivalence_margin - tcrit * se * sigma) / (se * sigma)
-            row["p_no_effect_when_null"] = max(0.0, float(2 * sps.norm.cdf(slack) - 1))
-        per_factor[factor] = row
-        comparisons += len(levels) - 1
-    powers = [r["power_at_smallest_effect"] for r in per_factor.values()]
-    return {"false_pass_rate": alpha, "power": min(powers), "k": comparisons,
-            "residual_df": df, "per_factor": per_factor,
-            "note": "main effects: a level's CI excludes 0 (EFFECT) at rate alpha under no "
-                    "effect; power is the weakest factor's; p_no_effect_when_null is the chance "
-                    "of an equivalence finding when the factor truly does nothing"}
-
-
-def _welch_rates(plan: Plan, n_base: int, n_exp: int, reps: int, rng) -> tuple[float, float]:
-    alpha = plan.analysis.alpha
-    def rate(effect: float) -> float:
-        b = rng.standard_normal((reps, n_base))
-        e = rng.standard_normal((reps, n_exp)) + effect
-        return float(np.mean(stats.welch_pass(b, e, alpha=alpha)))
-    return rate(0.0), rate(plan.decision.smallest_effect)
 
 
 def lines(check: dict[str, Any], gate_rows: list[dict[str, Any]]) -> list[str]:

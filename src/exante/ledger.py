@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,45 +25,38 @@ from typing import Any, Iterable, Iterator
 
 from filelock import FileLock
 
+from . import ledger_bytes as B
+from . import ledger_checkpoint as CP
 from .errors import LedgerError
+from .events import Event
 
-GENESIS = "0" * 64
+GENESIS = B.GENESIS
 
-# Events; the runner and the registry add their own through the same `append`.
-LOCKED = "LOCKED"
-AMENDED = "AMENDED"
-DESIGN_CHECK = "DESIGN_CHECK"
-RUN_STARTED = "RUN_STARTED"
-RUN_OK = "RUN_OK"
-RUN_FAILED = "RUN_FAILED"
-KILLED = "KILLED"
-STAGE = "STAGE"
-DECIDED = "DECIDED"
-SWEEP_STARTED = "SWEEP_STARTED"
-SWEEP_FINISHED = "SWEEP_FINISHED"
+# Events: the `Event` enum is their one spelling; these names stay for existing callers.
+LOCKED = Event.LOCKED
+AMENDED = Event.AMENDED
+DESIGN_CHECK = Event.DESIGN_CHECK
+RUN_STARTED = Event.RUN_STARTED
+RUN_OK = Event.RUN_OK
+RUN_FAILED = Event.RUN_FAILED
+KILLED = Event.KILLED
+STAGE = Event.STAGE
+DECIDED = Event.DECIDED
+SWEEP_STARTED = Event.SWEEP_STARTED
+SWEEP_FINISHED = Event.SWEEP_FINISHED
 
 
 def canonical(obj: Any) -> str:
     """Deterministic JSON: sorted keys, no spaces, non-finite floats as strings."""
-    return json.dumps(_finite(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return B.canonical_bytes(obj).decode("utf-8")
 
 
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
-    if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
+_finite = B.finite
 
 
 def record_hash(record: dict[str, Any]) -> str:
     body = {k: v for k, v in record.items() if k != "hash"}
-    return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
+    return hashlib.sha256(B.canonical_bytes(body)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -96,13 +88,28 @@ class Ledger:
 
     # ------------------------------------------------------------ reading
 
-    def scan(self, *, verify: bool = True) -> Scan:
-        """Parse every record; with `verify`, check every hash and link of the chain."""
+    def scan(self, *, verify: bool = True, full: bool = False) -> Scan:
+        """Parse every record; with `verify`, check every hash and link of the chain.
+
+        A verified read re-checks only the lines past this ledger's verified-prefix
+        checkpoint when one holds (see `ledger_checkpoint`); `full` ignores it and
+        checks from the genesis (the audit does).
+        """
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return Scan([], 0, b"")
-        return parse(raw, source=str(self.path), verify=verify)
+        if not verify:
+            return parse(raw, source=str(self.path), verify=False)
+        cut, torn = B.split(raw)
+        point = None if full else CP.load(self.path, raw, cut)
+        records = B.parse_lines(raw, cut, source=str(self.path), verify=True,
+                                checked_from=point.offset if point else 0)
+        if point is not None and not CP.agrees(point, records):
+            point = None
+            records = B.parse_lines(raw, cut, source=str(self.path), verify=True)
+        CP.save(self.path, raw, cut, records, point)
+        return Scan(records, cut, torn)
 
     def records(self, *, verify: bool = True) -> list[dict[str, Any]]:
         return self.scan(verify=verify).records
@@ -130,13 +137,11 @@ class Ledger:
             seq, prev = self._tail_after_repair()
             lines, out = [], []
             for event, data in items:
-                record = {"seq": seq, "ts": _now(), "event": event, "data": _finite(data),
-                          "prev": prev}
-                record["hash"] = record_hash(record)
-                lines.append(canonical(record) + "\n")
+                record, line = B.encode_record(seq, _now(), event, data, prev)
+                lines.append(line)
                 out.append(record)
                 seq, prev = seq + 1, record["hash"]
-            _write_durably(self.path, "".join(lines).encode("utf-8"))
+            _write_durably(self.path, b"".join(lines))
         return out
 
     def _tail_after_repair(self) -> tuple[int, str]:
@@ -202,45 +207,5 @@ def _write_durably(path: Path, payload: bytes) -> None:
 
 def parse(raw: bytes, *, source: str = "ledger", verify: bool = True) -> Scan:
     """Parse ledger bytes. A torn last line is returned separately; anything else broken raises."""
-    torn = b""
-    cut = len(raw)
-    if raw and not raw.endswith(b"\n"):
-        cut = raw.rfind(b"\n") + 1
-        torn = raw[cut:]
-    records: list[dict[str, Any]] = []
-    prev = GENESIS
-    for lineno, line in enumerate(raw[:cut].split(b"\n")[:-1], start=1):
-        try:
-            record = json.loads(line)
-        except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError (bytes, not text)
-            raise LedgerError(f"{source}:{lineno}: not a JSON record "
-                              f"({getattr(exc, 'msg', exc)})") from exc
-        if verify:
-            _check_link(record, line, prev, lineno, source)
-        prev = record.get("hash", "")
-        records.append(record)
-    return Scan(records, cut, torn)
-
-
-_HASH_KEY = b',"hash":"'
-
-
-def _check_link(record: Any, line: bytes, prev: str, lineno: int, source: str) -> None:
-    """The record links to `prev`, and the line's exact bytes hash to its `hash` field.
-
-    Keys are written sorted (data, event, hash, prev, seq, ts) with no spaces,
-    so the line without its top-level `,"hash":"<hex>"` is exactly the hashed
-    body: hashing those bytes checks content and spelling at once (an inserted
-    space or a re-spelt number breaks it) without re-serialising the record.
-    """
-    if not isinstance(record, dict) or not isinstance(record.get("hash"), str):
-        raise LedgerError(f"{source}:{lineno}: not a ledger record")
-    if record.get("prev") != prev:
-        raise LedgerError(f"{source}:{lineno}: chain broken: prev does not match the hash of "
-                          f"line {lineno - 1} (a record was edited, removed or inserted)")
-    at = line.rfind(_HASH_KEY)
-    end = at + len(_HASH_KEY) + 64
-    body = line[:at] + line[end + 1:] if at >= 0 and line[end:end + 1] == b'"' else b""
-    if not body or hashlib.sha256(body).hexdigest() != record["hash"]:
-        raise LedgerError(f"{source}:{lineno}: chain broken: the line's bytes do not match its "
-                          "hash (the line was edited)")
+    cut, torn = B.split(raw)
+    return Scan(B.parse_lines(raw, cut, source=source, verify=verify), cut, torn)

@@ -20,10 +20,12 @@ from typing import Any
 import numpy as np
 
 from . import ledger as L
+from .events import Event
+from .history import History
 from .design import BASELINE, STAGE1, VARIANCE, baseline_cell
 from .spec import Plan
 
-BASELINE_REUSED = "BASELINE_REUSED"
+BASELINE_REUSED = Event.BASELINE_REUSED
 
 
 def config_hash(plan: Plan, code_prints: dict[str, str]) -> str:
@@ -57,11 +59,13 @@ def _stored_config(path: Path) -> str | None:
         return None
 
 
-def reused_from_ledger(records: list[dict[str, Any]]) -> dict[str, Any] | None:
-    for record in records:
-        if record["event"] == BASELINE_REUSED:
-            return record["data"]
-    return None
+def reused_from_ledger(records) -> dict[str, Any] | None:
+    """The adopted baseline measurement (a `History`, or the ledger's records)."""
+    return _as_history(records).reused_baseline()
+
+
+def _as_history(records) -> History:
+    return records if isinstance(records, History) else History(records)
 
 
 def reuse_baseline(plan: Plan, ledger: L.Ledger, plan_path: Path,
@@ -70,19 +74,18 @@ def reuse_baseline(plan: Plan, ledger: L.Ledger, plan_path: Path,
 
     `records` are the ledger's records when the caller already holds them.
     """
-    if records is None:
-        records = ledger.records()
-    already = reused_from_ledger(records)
+    history = History.read(ledger.path) if records is None else _as_history(records)
+    already = history.reused_baseline()
     if already is not None:
         return already
-    if any(r["event"] == L.RUN_OK and r["data"].get("stage") == VARIANCE for r in records):
+    if history.any(Event.RUN_OK, stage=VARIANCE):
         return None  # this experiment measures its own baseline
     store = store_path(plan)
     if store is None or not store.is_file():
         return None
     from .registration import state
 
-    prints = {k: v for k, v in state(plan_path, records).fingerprints.items()
+    prints = {k: v for k, v in state(plan_path, history).fingerprints.items()
               if k.startswith("code:")}
     wanted = config_hash(plan, prints)
     if _stored_config(store) != wanted and _variant(store, wanted).is_file():
@@ -110,7 +113,7 @@ def baseline_values(plan: Plan, results: dict[str, dict], reused: dict | None) -
 
 
 def _value(record: dict, metric: str) -> float:
-    if record["event"] != L.RUN_OK:
+    if record["event"] != Event.RUN_OK:
         return math.nan
     value = record["data"]["metrics"].get(metric)
     return float(value) if isinstance(value, (int, float)) else math.nan
@@ -147,19 +150,21 @@ def stage2_needed(plan: Plan, results: dict[str, dict], reused: dict | None
     return need, {"z": z, "z_rule_a": z_a, "z_rule_b": z_b, "why": why}
 
 
-def store_baseline(plan: Plan, plan_path: Path, results: dict[str, dict], ledger_head: str) -> Path | None:
+def store_baseline(plan: Plan, plan_path: Path, results: dict[str, dict], ledger_head: str,
+                   history: History | None = None) -> Path | None:
     """Write the measured baseline (JSON + Markdown twin) for later experiments to reuse."""
     store = store_path(plan)
     if store is None:
         return None
     runs = sorted((r for r in results.values()
                    if r["data"]["role"] == BASELINE and r["data"]["stage"] == VARIANCE
-                   and r["event"] == L.RUN_OK), key=lambda r: r["data"]["seed"])
+                   and r["event"] == Event.RUN_OK), key=lambda r: r["data"]["seed"])
     if len(runs) < len(plan.seed_protocol.baseline_seeds):
         return None
     from .registration import state
 
-    prints = {k: v for k, v in state(plan_path).fingerprints.items() if k.startswith("code:")}
+    prints = {k: v for k, v in state(plan_path, history).fingerprints.items()
+              if k.startswith("code:")}
     metric = plan.primary.name
     payload = {
         "config_hash": config_hash(plan, prints), "source": plan.experiment_id,

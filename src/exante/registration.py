@@ -19,11 +19,12 @@ from typing import Any
 
 from . import ledger as L
 from . import seal
+from .events import RUN_EVENTS
 from .errors import FingerprintError, InputError, RefusedError, TamperedError
+from .history import History
 from .paths import ledger_path
 from .spec import Plan, load_plan
 
-RUN_EVENTS = (L.RUN_STARTED, L.RUN_OK, L.RUN_FAILED)
 
 
 @dataclass(frozen=True)
@@ -43,26 +44,19 @@ class PlanState:
     kills: tuple[dict[str, Any], ...] = ()
 
 
-def state(plan_path: Path, records: list[dict[str, Any]] | None = None) -> PlanState:
-    """Replay the ledger's LOCKED / AMENDED / KILLED / run events (pass `records` to skip a read)."""
-    sealed, prints, killed, deviated, has_runs = None, {}, None, False, False
-    amendments, kills = [], []
-    if records is None:
-        records = L.Ledger(ledger_path(plan_path)).records()
-    for record in records:
-        event, data = record["event"], record["data"]
-        if event in (L.LOCKED, L.AMENDED):
-            sealed, prints = data["plan_sha256"], dict(data.get("fingerprints", {}))
-            if event == L.AMENDED:
-                amendments.append(data)
-                deviated = deviated or bool(data.get("after_runs"))
-                killed = None if data["plan_sha256"] != (killed or {}).get("plan_sha256") else killed
-        elif event == L.KILLED:
-            killed = {**data, "seq": record["seq"]}
-            kills.append(killed)
-        elif event in RUN_EVENTS:
-            has_runs = True
-    return PlanState(sealed, prints, killed, deviated, tuple(amendments), has_runs, tuple(kills))
+def state(plan_path: Path, records: "History | list | None" = None) -> PlanState:
+    """What the ledger says about the plan (pass its `History`, or records, to skip a read)."""
+    history = _history(plan_path, records)
+    return PlanState(history.sealed_hash, history.fingerprints, history.kill_in_force(),
+                     history.deviated, history.amendments(), history.has_runs, history.kills())
+
+
+def _history(plan_path: Path, records) -> History:
+    if isinstance(records, History):
+        return records
+    if records is not None:
+        return History(records)
+    return History.read(ledger_path(plan_path))
 
 
 # ---------------------------------------------------------------- fingerprints
@@ -74,6 +68,9 @@ def code_files(plan: Plan) -> list[Path]:
     trial = plan.trial
     if trial is not None and trial.target:
         files += _module_files(trial.target.split(":")[0], plan)
+    if trial is not None and trial.kind == "hydra":  # its composed config is code too
+        conf = plan.folder / trial.hydra["config_path"]
+        files += sorted(p for p in conf.rglob("*") if p.suffix in (".yaml", ".yml"))
     if trial is not None and trial.kind == "command":
         cwd = plan.folder / (trial.cwd or ".")
         for token in trial.argv:
@@ -232,9 +229,12 @@ def amend(path: Path, *, reason: str, seen: str) -> dict[str, Any]:
     return data
 
 
-def verify_all(path: Path, records: list[dict[str, Any]] | None = None
+def verify_all(path: Path, records: "History | list | None" = None, *, plan: Plan | None = None
                ) -> tuple[str, Plan | None, PlanState]:
-    """Everything `run` checks first: seal intact, hash = last lock, code and data unchanged."""
+    """Everything `run` checks first: seal intact, hash = last lock, code and data unchanged.
+
+    Pass the experiment's `History` (and its `plan`) when already read, to skip reading them.
+    """
     path = Path(path)
     digest = seal.verify(path)
     current = state(path, records)
@@ -244,7 +244,8 @@ def verify_all(path: Path, records: list[dict[str, Any]] | None = None
     if digest != current.sealed_hash:
         raise TamperedError(f"{seal.TAMPERED} {path}: sealed with {digest[:12]}… but the ledger's "
                             f"last lock is {current.sealed_hash[:12]}…; use `exante amend`")
-    plan = load_any(path)
+    if plan is None:
+        plan = load_any(path)
     if plan is not None:
         check_fingerprints(plan, current.fingerprints)
     return digest, plan, current

@@ -24,7 +24,10 @@ from . import ledger as L
 from . import registration
 from .design import STAGE2, RunKey, expand
 from .errors import InputError, RefusedError
+from .events import TERMINAL, Event
 from .executors import ExecutorOptions, make_executor
+from .experiment import open_experiment
+from .history import History, Record
 from .paths import experiment_dir, ledger_path, run_dir
 from .spec import Plan
 from .trials import Outcome, RunRequest, Task, cleanup
@@ -64,13 +67,9 @@ class SweepReport:
 # ---------------------------------------------------------------- reading results
 
 
-def terminal_records(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The latest RUN_OK / RUN_FAILED record per run id (later records win: retries)."""
-    out: dict[str, dict[str, Any]] = {}
-    for record in records:
-        if record["event"] in (L.RUN_OK, L.RUN_FAILED):
-            out[record["data"]["run_id"]] = record
-    return out
+def terminal_records(records: Iterable[Record | dict[str, Any]]) -> dict[str, Record]:
+    """The latest RUN_OK / RUN_FAILED record per run id (see `History.terminal`)."""
+    return (records if isinstance(records, History) else History(records)).terminal()
 
 
 def git_state(folder: Path) -> dict[str, Any]:
@@ -100,10 +99,10 @@ class RunOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def check_runnable(path: Path, records: list[dict[str, Any]] | None = None
-                   ) -> tuple[str, Plan, registration.PlanState]:
+def check_runnable(path: Path, records: History | list | None = None, *,
+                   plan: Plan | None = None) -> tuple[str, Plan, registration.PlanState]:
     """Verify the seal and fingerprints, refuse killed or non-executable plans."""
-    digest, plan, current = registration.verify_all(path, records)
+    digest, plan, current = registration.verify_all(path, records, plan=plan)
     if plan is None:
         raise InputError(f"{path}: a bet module runs as `python -m ...`; exante seals and "
                          "catalogues it but does not execute it")
@@ -136,29 +135,25 @@ def run(path: Path, options: RunOptions = RunOptions(), *, progress: Progress | 
                            f"(pid {owner}); wait for it or stop it first") from None
     try:
         # read (and verify) the ledger once, under the lock: this sweep is now its only writer
-        records = L.Ledger(ledger_path(path)).records()
-        digest, plan, _ = check_runnable(path, records)
+        exp = open_experiment(path)
+        digest, plan, _ = check_runnable(path, exp.history)
         (folder / ".runner.pid").write_text(str(os.getpid()))
-        return _Sweep(path, plan, digest, options, progress or _Silent(), records).go()
+        return _Sweep(path, plan, digest, options, progress or _Silent(), exp.history).go()
     finally:
         lock.release()
 
 
 class _Sweep:
     def __init__(self, path: Path, plan: Plan, digest: str, options: RunOptions, progress,
-                 records: list[dict[str, Any]]):
+                 records: History):
         self.path, self.plan, self.digest, self.options = path, plan, digest, options
         self.progress = progress
         self.ledger = L.Ledger(ledger_path(path))
         self.report = SweepReport()
         self.env_extra = {"git": git_state(plan.folder)}
-        self.records = records
-        self.results = terminal_records(self.records)
-        self.failures: dict[str, int] = {}
-        for record in self.records:
-            if record["event"] == L.RUN_FAILED:
-                rid = record["data"]["run_id"]
-                self.failures[rid] = self.failures.get(rid, 0) + 1
+        self.records = records if isinstance(records, History) else History(records)
+        self.results = self.records.terminal()
+        self.failures: dict[str, int] = self.records.failures()
         self.reused: dict[str, Any] | None = None
         self._runs_root: Path | None = None
         # Records not yet written, and what must wait until they are (cleanup, progress):
@@ -191,7 +186,7 @@ class _Sweep:
                     from . import protocol
 
                     protocol.store_baseline(self.plan, self.path, self.results,
-                                            self.ledger.head())
+                                            self.ledger.head(), self.records)
                 todo = [k for k in todo if k.stage != "baseline_variance"]
             if not killed:
                 killed = self._run_keys(todo)
@@ -209,7 +204,7 @@ class _Sweep:
         todo = []
         for key in keys:
             last = self.results.get(key.run_id)
-            if last is None or (last["event"] == L.RUN_FAILED
+            if last is None or (last.event == Event.RUN_FAILED
                                 and self.failures[key.run_id] <= retries):
                 todo.append(key)
         self.report.planned += len(keys)
@@ -221,7 +216,7 @@ class _Sweep:
         killed = self._execute(keys)
         retries = self.plan.failures.retries
         while not killed and retries:
-            again = [k for k in keys if self.results.get(k.run_id, {}).get("event") == L.RUN_FAILED
+            again = [k for k in keys if _failed(self.results.get(k.run_id))
                      and self.failures.get(k.run_id, 0) <= retries]
             if not again:
                 break
@@ -236,8 +231,7 @@ class _Sweep:
         if need is None:
             return False
         # only a stage-2 decision counts: other STAGE records (a refused baseline reuse) do not
-        already = any(r["event"] == L.STAGE and r["data"].get("stage") == STAGE2
-                      for r in self.records)
+        already = self.records.any(Event.STAGE, stage=STAGE2)
         if not already:
             self.ledger.append(L.STAGE, {"stage": STAGE2, "run": need, **info})
         if not need:
@@ -313,9 +307,10 @@ class _Sweep:
             return
         written = self.ledger.append_many(self._pending)
         self._pending = []
-        for record in written:
-            if record["event"] in (L.RUN_OK, L.RUN_FAILED):
-                self.results[record["data"]["run_id"]] = record
+        for raw in written:
+            record = Record.from_dict(raw)
+            if record.event in TERMINAL:
+                self.results[record.run_id] = record
         actions, self._after_write = self._after_write, []
         for action in actions:
             action()
@@ -337,7 +332,7 @@ class _Sweep:
             self.report.failed += 1
             self.failures[key.run_id] = self.failures.get(key.run_id, 0) + 1
         self._pending.append((event, data))
-        self.results[key.run_id] = {"event": event, "data": data}  # the kill rules see it now
+        self.results[key.run_id] = Record(-1, event, data)  # the kill rules see it now
         self.report.ran += 1
         if self.plan.trial.cleanup:  # only once the result is on disk
             req = RunRequest(key.run_id, key.role, key.cell, key.stage, key.seed, dict(key.params),
@@ -359,6 +354,10 @@ class _Sweep:
         return True
 
 
+def _failed(record: Record | None) -> bool:
+    return record is not None and record.event == Event.RUN_FAILED
+
+
 def _role_counts(keys: list[RunKey]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for key in keys:
@@ -366,39 +365,4 @@ def _role_counts(keys: list[RunKey]) -> dict[str, int]:
     return counts
 
 
-def status(path: Path, *, plan: Plan | None = None,
-           records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Counts for `exante status`: planned, completed, failed, pending, killed, and more.
-
-    Pass `plan` and `records` when already loaded, to skip reading them again.
-    """
-    from . import protocol
-    from .spec import load_plan
-
-    path = Path(path)
-    plan = plan if plan is not None else load_plan(path)
-    if records is None:
-        records = L.Ledger(ledger_path(path)).records()
-    results = terminal_records(records)
-    stage2 = any(r["event"] == L.STAGE and r["data"].get("run") for r in records)
-    keys = expand(plan, include_stage2=stage2) if plan.trial is not None else []
-    reused = protocol.reused_from_ledger(records) if plan.seed_protocol else None
-    if reused is not None:
-        keys = [k for k in keys if k.stage != "baseline_variance"]
-    ids = {k.run_id for k in keys}
-    done = [results[i] for i in ids if i in results]
-    completed = sum(r["event"] == L.RUN_OK for r in done)
-    failed = sum(r["event"] == L.RUN_FAILED for r in done)
-    current = registration.state(path, records)
-    by_role: dict[str, dict[str, int]] = {}
-    for key in keys:
-        slot = by_role.setdefault(key.role, {"planned": 0, "completed": 0, "failed": 0})
-        slot["planned"] += 1
-        if key.run_id in results:
-            slot["completed" if results[key.run_id]["event"] == L.RUN_OK else "failed"] += 1
-    return {"experiment_id": plan.experiment_id, "planned": len(keys), "completed": completed,
-            "failed": failed, "pending": len(keys) - completed - failed,
-            "killed": current.killed is not None, "kill": current.killed,
-            "deviated": current.deviated, "amendments": len(current.amendments),
-            "sealed": current.sealed_hash, "by_role": by_role, "stage2": stage2,
-            "reused_baseline": reused.get("source") if reused else None}
+from .status import status  # noqa: E402,F401  (its home moved; kept importable here)

@@ -24,25 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from .trialspec import TrialSpec  # a plan record (spec parses it); kept importable here
+
 # ---------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class TrialSpec:
-    """What the plan says to call. Exactly one of `target` (python/batched) or `argv` (command)."""
-
-    kind: str  # "python" | "batched" | "command"
-    target: str | None = None  # "package.module:function"
-    argv: tuple[str, ...] = ()  # command template, one token per element; never a shell
-    metric_regex: Mapping[str, str] = field(default_factory=dict)  # metric -> regex, group 1 = value
-    metric_json: str | None = None  # a JSON file (relative to run_dir) the command writes
-    timeout_s: float | None = None  # per run
-    cleanup: tuple[str, ...] = ()  # paths (templates) removed after the result is recorded
-    cwd: str | None = None  # relative to the plan's folder
-    env: Mapping[str, str] = field(default_factory=dict)
-    pythonpath: tuple[str, ...] = ()  # folders (relative to the plan) put on sys.path
-    group_by: tuple[str, ...] = ()  # batched: runs with equal values of these params share a call
-    max_batch: int = 64
 
 
 @dataclass(frozen=True)
@@ -142,6 +126,8 @@ def worker_environment() -> dict[str, Any]:
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(terse=True),
         }
+        if os.environ.get("CUDA_VISIBLE_DEVICES") is not None:  # the GPU(s) this worker saw
+            _ENV_CACHE["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
     return dict(_ENV_CACHE)
 
 
@@ -349,6 +335,10 @@ def execute_task(task: Task) -> list[Outcome]:
         return [failed(r.run_id, "exception", text) for r in task.runs]
     if task.trial.kind == "batched":
         return _run_batched(task, fn)
+    if task.trial.kind == "hydra":
+        from .interop.hydra import run_hydra
+
+        return run_hydra(task, fn)
     return _run_python(task, fn)
 
 

@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from click.testing import CliRunner
 
 from exante import ledger as L
 from exante import registration
-from exante.cli import main
 
 FIXTURES = Path(__file__).resolve().parent
 EXANTE = str(Path(sys.executable).with_name("exante"))  # the installed console script
@@ -48,7 +46,9 @@ def write_plan(root: Path, experiment_id: str, *, trial: dict[str, Any], design:
 
 def cli(*args: str) -> tuple[int, str]:
     """Run `exante ARGS` in this process; (exit code, stdout and stderr together)."""
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    from records_helpers import invoke  # the one in-process CLI helper (tests/fixtures)
+
+    result = invoke(*args, catch_exceptions=False)
     return result.exit_code, result.output
 
 

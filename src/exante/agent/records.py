@@ -103,10 +103,13 @@ def verify(path: Path) -> dict[str, Any]:
     from .. import registration, seal
     from ..paths import ledger_path
 
+    from ..history import History
+
     digest = seal.verify(path)
     checked = ["seal"]
-    if ledger_path(path).exists() and registration.state(path).sealed_hash:
-        registration.verify_all(path)
+    history = History.read(ledger_path(path)) if ledger_path(path).exists() else None
+    if history is not None and history.sealed_hash:
+        registration.verify_all(path, history)
         checked += ["lock_record", "code_fingerprints", "data_fingerprints"]
     return envelope("verify", {"path": str(path), "ok": True, "plan_sha256": digest,
                                "checked": checked})
@@ -137,13 +140,14 @@ def sweep(report: Any, path: Path) -> dict[str, Any]:
 def sweep_state(path: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
     """Is a sweep running on this experiment now? The last SWEEP_STARTED without a
     SWEEP_FINISHED after it, whose process is still alive."""
-    from .. import ledger as L
+    from ..events import Event
+    from ..history import History
 
     pid = None
-    for record in records:
-        if record["event"] == L.SWEEP_STARTED:
-            pid = record["data"].get("pid")
-        elif record["event"] == L.SWEEP_FINISHED:
+    for record in records if isinstance(records, History) else History(records):
+        if record.event == Event.SWEEP_STARTED:
+            pid = record.data.get("pid")
+        elif record.event == Event.SWEEP_FINISHED:
             pid = None
     running = pid is not None and _alive(int(pid))
     return {"running": running, "pid": pid if running else None}
@@ -164,14 +168,12 @@ def _alive(pid: int) -> bool:
 
 
 def status(path: Path) -> dict[str, Any]:
-    from .. import ledger as L
-    from .. import runner
-    from ..paths import ledger_path
-    from ..spec import load_plan
+    from ..experiment import open_experiment
+    from ..status import status as run_status
 
-    records = L.Ledger(ledger_path(path)).records()
-    data = runner.status(path, plan=load_plan(path), records=records)
-    return envelope("status", {**data, "sweep": sweep_state(path, records)})
+    exp = open_experiment(path)  # plan and ledger read once
+    data = run_status(path, experiment=exp)
+    return envelope("status", {**data, "sweep": sweep_state(path, exp.history)})
 
 
 def decide(path: Path) -> dict[str, Any]:
@@ -201,8 +203,9 @@ def log(path: Path) -> dict[str, Any]:
 
 def report(plan: Path, *, paper: bool = False, pdf: bool = True, deck: bool = False,
            research_note: Path | None = None) -> dict[str, Any]:
-    from ..report import render_deck, render_paper, render_report, write_sigma_note
+    from ..report import load_inputs, render_deck, render_paper, render_report, write_sigma_note
 
+    path, plan = plan, load_inputs(plan)  # plan, ledger and result read once for every output
     written = {"report": [str(p) for p in render_report(plan)]}
     note = write_sigma_note(plan, research_note)
     if note is not None:
@@ -212,7 +215,7 @@ def report(plan: Path, *, paper: bool = False, pdf: bool = True, deck: bool = Fa
         written["paper"] = [str(p) for p in (html_path, pdf_path) if p is not None]
     if deck:
         written["deck"] = [str(render_deck(plan))]
-    return envelope("report", {"path": str(plan), "written": written})
+    return envelope("report", {"path": str(path), "written": written})
 
 
 def postmortem(experiment_id: str, root: Path) -> dict[str, Any]:

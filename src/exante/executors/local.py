@@ -22,7 +22,11 @@ from .base import Executor
 _COMMAND_GRACE_S = 5.0
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, gpu_table=None, gpu_slots: tuple[str, ...] = ()) -> None:
+    if gpu_slots:  # before any trial code: CUDA reads this once, at its initialisation
+        from .gpus import claim
+
+        claim(gpu_table, list(gpu_slots))
     set_threads(threads)
     _stop_commands_on_sigterm()
 
@@ -47,7 +51,12 @@ def _stop_commands_on_sigterm() -> None:
 
 
 class LocalExecutor(Executor):
-    """`workers` processes (default 1), `threads` intra-op threads each."""
+    """`workers` processes (default 1), `threads` intra-op threads each.
+
+    With ``extra["gpus"]`` ("0,1" or "auto") each worker sees its slot's device(s)
+    through CUDA_VISIBLE_DEVICES (see `gpus`); there are then as many workers as
+    slots, or `workers` if fewer, unless ``extra["workers_from_gpus"]`` is false.
+    """
 
     name = "local"
 
@@ -55,12 +64,25 @@ class LocalExecutor(Executor):
         super().__init__(options)
         from pebble import ProcessPool
 
+        from . import gpus
+
         # forkserver: a clean, single-threaded parent for the workers, and safe
         # when the driver already holds threads (rich's live display does).
         context = multiprocessing.get_context("forkserver")
+        self.gpu_slots = tuple(gpus.slots(gpus.parse(options.extra.get("gpus")), options.gpus))
+        if self.gpu_slots:
+            wanted = len(self.gpu_slots) if options.extra.get("workers_from_gpus") else \
+                min(max(1, options.workers), len(self.gpu_slots))
+            self.gpu_slots = self.gpu_slots[:wanted]
+        table = context.Array("i", len(self.gpu_slots)) if self.gpu_slots else None
         self._pool = ProcessPool(max_workers=self.capacity, initializer=_init_worker,
-                                 initargs=(options.threads,), context=context)
+                                 initargs=(options.threads, table, self.gpu_slots),
+                                 context=context)
         self._futures: dict[cf.Future, Task] = {}
+
+    @property
+    def capacity(self) -> int:
+        return len(self.gpu_slots) if self.gpu_slots else super().capacity
 
     def submit(self, task: Task) -> None:
         per_run = task.trial.timeout_s

@@ -19,7 +19,6 @@ Each check gives one `AuditRow`: ok, FAIL, warn or skip, with the reason.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -27,8 +26,9 @@ from typing import Any, Iterable
 from .. import ledger as L
 from .. import seal
 from ..errors import ExanteError
+from ..results import ResultError, read_result
 from . import gitlog
-from .catalogue import Entry, build_catalogue
+from .catalogue import Entry, LedgerRead, build_catalogue
 from .postmortem import WRITTEN
 
 OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
@@ -56,23 +56,24 @@ def audit_failed(rows: Iterable[AuditRow], *, strict: bool = False) -> bool:
 def audit(root: Path | str = "experiments") -> list[AuditRow]:
     """Audit every experiment under `root`; never raises for a finding (each is a row)."""
     root = Path(root)
-    cat = build_catalogue(root)
+    # one read of each experiment, every chain checked from its genesis (no checkpoints)
+    cat = build_catalogue(root, full_verify=True)
     rows: list[AuditRow] = []
     for entry in cat.entries:
-        rows += _audit_entry(root, entry)
+        rows += _audit_entry(root, entry, cat.reads[entry.folder], cat.plans.get(entry.folder))
     return rows
 
 
-def _audit_entry(root: Path, e: Entry) -> list[AuditRow]:
+def _audit_entry(root: Path, e: Entry, read: LedgerRead, loaded: Any) -> list[AuditRow]:
     folder = root / e.folder
     plan = root / e.plan_file if e.plan_file else None
     rows = []
-    records, chain = _chain(e, folder)
+    records, chain = _chain(e, read)
     rows.append(chain)
     rows.append(_seal(e, plan, records))
-    rows += _result_lock(e, folder, records)
-    rows.append(_fingerprints(e, plan, records))
-    rows.append(_git_order(e, folder, plan))
+    rows += _retrospective(e, folder, records, _result_lock(e, folder, records))
+    rows.append(_fingerprints(e, plan, records, loaded))
+    rows.append(_git_order(e, folder, plan, read))
     if e.killed:
         rows.append(AuditRow(e.id, "postmortem", OK if e.postmortem == WRITTEN else WARN,
                              {"written": "written", "draft": "draft: TODO(postmortem) markers "
@@ -81,18 +82,15 @@ def _audit_entry(root: Path, e: Entry) -> list[AuditRow]:
     return rows
 
 
-def _chain(e: Entry, folder: Path) -> tuple[list[dict[str, Any]], AuditRow]:
-    ledger = L.Ledger(folder / "ledger.jsonl")
-    if not ledger.exists():
+def _chain(e: Entry, read: LedgerRead) -> tuple[list[dict[str, Any]], AuditRow]:
+    if not read.exists:
         status = SKIP if e.kind != "orphan" and e.verdict == "UNSEALED" else FAIL
         return [], AuditRow(e.id, "ledger", status, "no ledger.jsonl (never locked)")
-    try:
-        scan = ledger.scan(verify=True)
-    except ExanteError as exc:
-        return [], AuditRow(e.id, "ledger", FAIL, str(exc))
-    torn = f"; a torn last line ({len(scan.torn)} bytes) awaits repair" if scan.torn else ""
-    return scan.records, AuditRow(e.id, "ledger", OK if not torn else WARN,
-                                  f"{len(scan.records)} records, chain intact{torn}")
+    if read.error is not None:
+        return [], AuditRow(e.id, "ledger", FAIL, read.error)
+    torn = f"; a torn last line ({len(read.torn)} bytes) awaits repair" if read.torn else ""
+    return read.records, AuditRow(e.id, "ledger", OK if not torn else WARN,
+                                  f"{len(read.records)} records, chain intact{torn}")
 
 
 def _locks(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -145,8 +143,8 @@ def _result_lock(e: Entry, folder: Path, records: list[dict[str, Any]]) -> list[
     path = folder / "result.json"
     if path.is_file():
         try:
-            result = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            result = read_result(path, strict=False)  # the one reader
+        except ResultError as exc:
             return [AuditRow(e.id, "result-lock", FAIL, f"result.json unreadable: {exc}")]
         status, detail = _check_hash(records, result.get("plan_sha256"), "result.json",
                                      bool(result.get("deviated")))
@@ -172,6 +170,37 @@ def _result_lock(e: Entry, folder: Path, records: list[dict[str, Any]]) -> list[
     return rows
 
 
+def _retrospective(e: Entry, folder: Path, records: list[dict[str, Any]],
+                   rows: list[AuditRow]) -> list[AuditRow]:
+    """Runs imported after the lock existed before it: say RETROSPECTIVE, not "locked before
+    every run"; a result.json that drops the label is a finding (the ledger decides, not it)."""
+    from ..interop.retro import retrospective
+
+    info = retrospective(records)
+    if info is None:
+        return rows
+    out = []
+    for row in rows:
+        if row.check == "result-lock" and row.status == OK:
+            row = AuditRow(e.id, row.check, WARN, "RETROSPECTIVE, not pre-registered: "
+                           + row.detail.replace("before every run", "before the runs it "
+                                                "recorded, but after the imported ones existed"))
+        out.append(row)
+    path = folder / "result.json"
+    try:
+        labelled = bool(read_result(path, strict=False).get("retrospective")) \
+            if path.is_file() else None
+    except ResultError:
+        labelled = None
+    if labelled is False:
+        out.append(AuditRow(e.id, "retrospective", FAIL, "the ledger records "
+                            f"{info['runs']} imported run(s) but result.json does not say "
+                            "RETROSPECTIVE (edited, or decided by another tool); decide again"))
+    else:
+        out.append(AuditRow(e.id, "retrospective", WARN, f"RETROSPECTIVE: {info['message']}"))
+    return out
+
+
 def _sweeps(e: Entry, records: list[dict[str, Any]]) -> list[AuditRow]:
     """Every SWEEP_STARTED names the plan hash that was in force when it started."""
     rows, current = [], None
@@ -185,7 +214,8 @@ def _sweeps(e: Entry, records: list[dict[str, Any]]) -> list[AuditRow]:
     return rows
 
 
-def _fingerprints(e: Entry, plan: Path | None, records: list[dict[str, Any]]) -> AuditRow:
+def _fingerprints(e: Entry, plan: Path | None, records: list[dict[str, Any]],
+                  loaded: Any = None) -> AuditRow:
     if e.kind == "bet":
         return AuditRow(e.id, "fingerprints", SKIP, "a bet module is sealed as a whole (see seal)")
     locks = _locks(records)
@@ -195,7 +225,8 @@ def _fingerprints(e: Entry, plan: Path | None, records: list[dict[str, Any]]) ->
     from .. import registration  # late: it pulls in the statistics stack
 
     try:
-        loaded = registration.load_any(plan)
+        if loaded is None:  # the catalogue could not load it: say why
+            loaded = registration.load_any(plan)
         if loaded is not None:
             registration.check_fingerprints(loaded, recorded)
     except ExanteError as exc:
@@ -216,13 +247,13 @@ def _results_paths(e: Entry, folder: Path, plan: Path) -> list[tuple[str, Path, 
     return out
 
 
-def _git_order(e: Entry, folder: Path, plan: Path | None) -> AuditRow:
+def _git_order(e: Entry, folder: Path, plan: Path | None, read: LedgerRead) -> AuditRow:
     if plan is None:
         return AuditRow(e.id, "git-order", SKIP, "no plan file")
     repo = gitlog.toplevel(folder if folder.is_dir() else plan.parent)
     if repo is None:
         return AuditRow(e.id, "git-order", SKIP, "not inside a git repository")
-    sealed = _sealed_commit(repo, plan, e)
+    sealed = _sealed_commit(repo, plan, e, read)
     problems, checked = [], []
     for label, path, needle in _results_paths(e, folder, plan):
         commit = (gitlog.first_commit_containing(repo, path, needle) if needle
@@ -244,22 +275,16 @@ def _git_order(e: Entry, folder: Path, plan: Path | None) -> AuditRow:
                                            + ", ".join(checked))
 
 
-def _sealed_commit(repo: Path, plan: Path, e: Entry) -> str | None:
+def _sealed_commit(repo: Path, plan: Path, e: Entry, read: LedgerRead) -> str | None:
     """The first commit holding the plan as first sealed (its first lock's hash), else the
     commit that added the file."""
-    for digest in _lock_hashes(plan, e):
+    for digest in _lock_hashes(e, read):
         commit = gitlog.first_commit_containing(repo, plan, f'sha256: "{digest}"')
         if commit is not None:
             return commit
     return None
 
 
-def _lock_hashes(plan: Path, e: Entry) -> list[str]:
-    from ..paths import ledger_path
-
-    try:
-        records = L.Ledger(ledger_path(plan)).records(verify=False)
-    except ExanteError:
-        return [e.plan_sha256] if e.plan_sha256 else []
-    hashes = [r["data"].get("plan_sha256") for r in _locks(records)]
+def _lock_hashes(e: Entry, read: LedgerRead) -> list[str]:
+    hashes = [r["data"].get("plan_sha256") for r in _locks(read.records)]
     return [h for h in hashes if h] or ([e.plan_sha256] if e.plan_sha256 else [])

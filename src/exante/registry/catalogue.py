@@ -20,6 +20,7 @@ from typing import Any
 from .. import ledger as L
 from .. import seal
 from ..errors import ExanteError, InputError
+from ..results import ResultError, read_result
 from .discover import BET_RE, Found, discover, module_docstring
 from .postmortem import MISSING, postmortem_status
 
@@ -55,6 +56,7 @@ class Entry:
     caveats: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    retrospective: bool = False  # runs imported after the lock (interop.retro): not pre-registered
     plan_text: str | None = field(default=None, repr=False)
 
     @property
@@ -68,6 +70,7 @@ class Entry:
     @property
     def display_verdict(self) -> str:
         v = self.verdict + (f" ({self.tier})" if self.tier else "")
+        v += " — RETROSPECTIVE" if self.retrospective else ""
         return f"RETRACTED (was {v})" if self.retracted else v
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,11 +81,24 @@ class Entry:
         return d
 
 
+@dataclass(frozen=True)
+class LedgerRead:
+    """One experiment's ledger as the catalogue read it (once), for the audit to reuse."""
+
+    exists: bool
+    records: list[dict[str, Any]]  # verified; else unverified when the chain broke; else []
+    torn: bytes = b""
+    error: str | None = None  # why the chain did not verify
+
+
 @dataclass
 class Catalogue:
     root: Path
     entries: list[Entry]
     problems: list[str] = field(default_factory=list)
+    # per entry folder: its ledger read and loaded plan, so no later step reads them again
+    reads: dict[str, LedgerRead] = field(default_factory=dict, repr=False)
+    plans: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def by_id(self, experiment_id: str) -> Entry | None:
         return next((e for e in self.entries if e.id == experiment_id), None)
@@ -120,16 +136,19 @@ def _rung_key(rung: Any) -> tuple:
 # ---------------------------------------------------------------- reading one experiment
 
 
-def _records(folder: Path, entry: Entry) -> list[dict[str, Any]]:
+def _read(folder: Path, entry: Entry, full: bool) -> LedgerRead:
     ledger = L.Ledger(folder / "ledger.jsonl")
+    if not ledger.exists():
+        return LedgerRead(False, [])
     try:
-        return ledger.records(verify=True)
+        scan = ledger.scan(verify=True, full=full)
+        return LedgerRead(True, scan.records, scan.torn)
     except ExanteError as exc:
         entry.problems.append(f"ledger: {exc} (run `exante audit`)")
         try:
-            return ledger.records(verify=False)
+            return LedgerRead(True, ledger.records(verify=False), error=str(exc))
         except ExanteError:
-            return []
+            return LedgerRead(True, [], error=str(exc))
 
 
 def _apply_ledger(entry: Entry, records: list[dict[str, Any]]) -> None:
@@ -138,6 +157,9 @@ def _apply_ledger(entry: Entry, records: list[dict[str, Any]]) -> None:
     if locks:
         entry.plan_sha256 = entry.plan_sha256 or locks[-1]["data"].get("plan_sha256")
     entry.amendments = sum(r["event"] == L.AMENDED for r in records)
+    from ..interop.retro import retrospective
+
+    entry.retrospective = retrospective(records) is not None
     entry.deviated = any(r["event"] == L.AMENDED and r["data"].get("after_runs") for r in records)
     kills = [r for r in records if r["event"] == L.KILLED]
     if kills:
@@ -161,16 +183,15 @@ def _apply_result(entry: Entry, folder: Path) -> None:
     if not path.is_file():
         return
     try:
-        result = json.loads(path.read_text(encoding="utf-8"))
-        verdict = result["verdict"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        result = read_result(path, strict=False, require=("verdict",))  # the one reader
+    except ResultError as exc:
         entry.problems.append(f"{RESULT}: unreadable ({exc})")
         return
-    entry.verdict, entry.tier = verdict, result.get("tier")
+    entry.verdict, entry.tier = str(result.verdict), result.tier
     entry.verdict_source = RESULT
-    entry.verdict_reasons = [str(x) for x in result.get("verdict_reasons") or []]
+    entry.verdict_reasons = list(result.verdict_reasons)
     entry.hypothesis = entry.hypothesis or str(result.get("hypothesis") or "")
-    entry.caveats = [c.get("code") for c in result.get("caveats") or [] if isinstance(c, dict)]
+    entry.caveats = result.caveat_codes
     if entry.plan_sha256 and result.get("plan_sha256") != entry.plan_sha256:
         entry.stale = True
         entry.problems.append(f"{RESULT} was decided for plan {str(result.get('plan_sha256'))[:12]}"
@@ -198,7 +219,7 @@ def _tau_summary(tau: dict[str, Any] | None) -> dict[str, Any] | None:
             "method_mean": tau.get("method_mean"), "passed": tau.get("passed")}
 
 
-def _plan_entry(found: Found, root: Path) -> Entry:
+def _plan_entry(found: Found, root: Path, cat: Catalogue, full: bool) -> Entry:
     from ..spec import load_plan
 
     folder = found.folder
@@ -211,13 +232,14 @@ def _plan_entry(found: Found, root: Path) -> Entry:
         entry.problems.append(f"plan: {exc}")
     try:
         plan = load_plan(found.path)
+        cat.plans[entry.folder] = plan
         entry.id, entry.hypothesis = plan.experiment_id, plan.hypothesis
         entry.retracts = [dict(r) for r in plan.retracts]
         entry.ladder = dict(plan.ladder)
         entry.rules = _rules(plan)
     except ExanteError as exc:
         entry.problems.append(f"plan does not load: {exc}")
-    _finish(entry, folder)
+    _finish(entry, folder, cat, full)
     return entry
 
 
@@ -232,14 +254,16 @@ def _rules(plan) -> list[str]:
     return out
 
 
-def _finish(entry: Entry, folder: Path) -> None:
-    records = _records(folder, entry)
+def _finish(entry: Entry, folder: Path, cat: Catalogue, full: bool) -> None:
+    read = cat.reads[entry.folder] = _read(folder, entry, full)
+    records = read.records
     _apply_ledger(entry, records)
     _apply_result(entry, folder)
+    postmortem = postmortem_status(folder)
     if entry.killed:
-        entry.postmortem = postmortem_status(folder)
-    elif postmortem_status(folder) != MISSING:
-        entry.postmortem = postmortem_status(folder) + " (not required)"
+        entry.postmortem = postmortem
+    elif postmortem != MISSING:
+        entry.postmortem = postmortem + " (not required)"
     for name in ("report.html", "report.md"):
         if (folder / name).is_file():
             entry.report = name if entry.folder == "." else f"{entry.folder}/{name}"
@@ -287,7 +311,7 @@ def bet_verdict(payload: dict[str, Any]) -> str | None:
     return None
 
 
-def _bet_entry(found: Found, root: Path) -> Entry:
+def _bet_entry(found: Found, root: Path, cat: Catalogue, full: bool) -> Entry:
     module = found.path
     doc = module_docstring(module)
     entry = Entry(id=module.stem, kind="bet", folder=_rel(found.folder, root),
@@ -300,7 +324,7 @@ def _bet_entry(found: Found, root: Path) -> Entry:
         entry.plan_sha256 = seal.inspect(module).stored
     except (ExanteError, InputError) as exc:
         entry.problems.append(f"bet module: {exc}")
-    _finish(entry, found.folder)
+    _finish(entry, found.folder, cat, full)
     result = _bet_result(module)
     if result is not None:
         path, payload = result
@@ -323,27 +347,29 @@ def _bet_result(module: Path) -> tuple[Path, Any] | None:
     return None
 
 
-def _orphan_entry(found: Found, root: Path) -> Entry:
+def _orphan_entry(found: Found, root: Path, cat: Catalogue, full: bool) -> Entry:
     entry = Entry(id=found.folder.name, kind="orphan", folder=_rel(found.folder, root),
                   plan_file=None)
     entry.problems.append("the plan file is missing; shown from its ledger")
-    _finish(entry, found.folder)
+    _finish(entry, found.folder, cat, full)
     return entry
 
 
 # ---------------------------------------------------------------- the whole catalogue
 
 
-def build_catalogue(root: Path | str) -> Catalogue:
-    """Read every experiment under `root` and resolve retractions. Never raises for one
-    broken experiment: its problems are listed on its entry."""
+def build_catalogue(root: Path | str, *, full_verify: bool = False) -> Catalogue:
+    """Read every experiment under `root` (each plan and ledger once) and resolve
+    retractions. Never raises for one broken experiment: its problems are listed on its
+    entry. `full_verify` checks every ledger from its genesis, ignoring checkpoints."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: no such registry folder")
     makers = {"plan": _plan_entry, "bet": _bet_entry, "orphan": _orphan_entry}
-    entries = [makers[f.kind](f, root) for f in discover(root)]
+    cat = Catalogue(root, [])
+    entries = [makers[f.kind](f, root, cat, full_verify) for f in discover(root)]
     entries.sort(key=lambda e: natural_key(e.id))
-    cat = Catalogue(root, entries)
+    cat.entries = entries
     _resolve_retractions(cat)
     _duplicates(cat)
     return cat

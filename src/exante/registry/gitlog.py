@@ -7,6 +7,7 @@ repository (or without git installed) every answer is None.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -24,10 +25,21 @@ def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess | None:
 def toplevel(path: Path) -> Path | None:
     """The work tree holding `path`, or None outside git."""
     folder = path if path.is_dir() else path.parent
+    if not _maybe_in_git(folder):
+        return None  # no process to start per experiment of a registry outside git
     proc = _git(folder, "rev-parse", "--show-toplevel")
     if proc is None or proc.returncode != 0 or not proc.stdout.strip():
         return None
     return Path(proc.stdout.strip())
+
+
+def _maybe_in_git(folder: Path) -> bool:
+    """False only when git surely sees no repository here: no GIT_DIR in the environment
+    and no `.git` in this folder or any folder above it."""
+    if os.environ.get("GIT_DIR"):
+        return True
+    here = Path(folder).resolve()
+    return any((d / ".git").exists() for d in (here, *here.parents))
 
 
 def _lines(repo: Path, *args: str) -> list[str]:

@@ -21,3 +21,7 @@ __all__ = [
     "render_paper", "render_report", "render_sigma_markdown", "report_document",
     "write_sigma_note",
 ]
+
+from ..api import make_callable as _make_callable  # noqa: E402
+
+_make_callable(__name__)  # `exante.report(ID)` calls exante.api.report

@@ -18,7 +18,7 @@ from . import derived, findings, fmt, html, view
 from .doc import Block, Bullets, Figure, Para, Quote, Table, b, code
 from .experiment import write_text
 from .figures import FigureFile, write_figures
-from .inputs import ReportInputs, load_inputs
+from .inputs import ReportInputs, inputs_of
 from .paper_context import Ctx, and_list, build, cap, nice
 
 Result = Mapping[str, Any]
@@ -288,11 +288,11 @@ def controlsentence(ctx: Ctx) -> str | None:
     return controls_sentence(ctx)
 
 
-def render_deck(plan_path: Path | str) -> Path:
+def render_deck(plan_path: "Path | str | ReportInputs") -> Path:
     """Write deck.html (self-contained slides) next to the ledger and return its path."""
     from .paper_front import title
 
-    inputs = load_inputs(plan_path)
+    inputs = inputs_of(plan_path)
     figures = write_figures(inputs.result, inputs.folder)
     deck = slides(inputs, figures)
     text = html.render_template("deck.html.j2", title=title(build(inputs)), slides=deck,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import html
 from .figures import write_figures
-from .inputs import load_inputs
+from .inputs import ReportInputs, inputs_of
 from .markdown import render_sigma_markdown, report_document
 from .doc import to_markdown
 
@@ -34,14 +34,14 @@ def write_text(path: Path, text: str) -> Path:
     return path
 
 
-def render_report(plan_path: Path | str) -> list[Path]:
+def render_report(plan_path: "Path | str | ReportInputs") -> list[Path]:
     """Write report.md, report.html and figures/*.svg next to the ledger.
 
     Reads the sealed plan, the ledger and result.json only. Returns the paths
     written: [report.md, report.html, *figures]. Raises InputError when there
     is no result yet, and an IntegrityError when the files do not belong together.
     """
-    inputs = load_inputs(plan_path)
+    inputs = inputs_of(plan_path)
     folder = inputs.folder
     figures = write_figures(inputs.result, folder)
     document = report_document(inputs, figures)
@@ -51,13 +51,13 @@ def render_report(plan_path: Path | str) -> list[Path]:
     return [md, page, *(folder / f.src for f in figures)]
 
 
-def default_sigma_note_path(plan_path: Path | str) -> Path | None:
+def default_sigma_note_path(plan_path: "Path | str | ReportInputs") -> Path | None:
     """Where seed 003 keeps the experiment note: next to the stored baseline variance.
 
     ``seed_protocol.reuse: docs/research/baseline_variance_1M.json`` gives
     ``docs/research/experiment_<id>_1M.md``; None without a seed protocol or reuse path.
     """
-    inputs_plan = load_inputs(plan_path).plan
+    inputs_plan = inputs_of(plan_path).plan
     proto = inputs_plan.seed_protocol
     if proto is not None and proto.report:
         return Path(os.path.normpath(inputs_plan.folder / proto.report))
@@ -70,12 +70,12 @@ def default_sigma_note_path(plan_path: Path | str) -> Path | None:
     return Path(os.path.normpath(store.parent / name))
 
 
-def write_sigma_note(plan_path: Path | str, dest: Path | str | None = None) -> Path | None:
+def write_sigma_note(plan_path: "Path | str | ReportInputs", dest: Path | str | None = None) -> Path | None:
     """Write seed 003's experiment note for a seed-protocol plan; None when it has none."""
-    inputs = load_inputs(plan_path)
+    inputs = inputs_of(plan_path)
     if inputs.plan.seed_protocol is None:
         return None
-    dest = Path(dest) if dest is not None else default_sigma_note_path(plan_path)
+    dest = Path(dest) if dest is not None else default_sigma_note_path(inputs)
     if dest is None:
         return None
     return write_text(dest, render_sigma_markdown(inputs.result))

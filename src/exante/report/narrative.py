@@ -19,7 +19,9 @@ NEUTRAL_LIKE = ("NEUTRAL", "FAIL", "INCONCLUSIVE")
 
 def seal_lines(result: Result, plan_name: str, n_records: int, head: str) -> list:
     """The provenance paragraph: which sealed plan and which ledger state this is from."""
-    return [
+    retro = result.get("retrospective")
+    return [*([Para([badge("RETROSPECTIVE"), " " + str(retro.get("message") or "")],
+                    kind="warn")] if retro else []),
         Para(["Verdict: ", badge(verdict_label(result)),
               f" (rule: {result.get('rule') or '—'})."], kind="verdict"),
         Para(["Sealed plan ", code(plan_name), " sha256 ", code(result.get("plan_sha256") or "—"),
@@ -33,6 +35,8 @@ def verdict_label(result: Result) -> str:
     label = str(result.get("verdict") or "—")
     if result.get("tier"):
         label += f" ({result['tier']})"
+    if result.get("retrospective"):
+        label += " — RETROSPECTIVE, not pre-registered"
     return label
 
 
@@ -77,22 +81,13 @@ def plan_summary(plan, result: Result) -> Section:
     if plan.ladder:
         rows.append(["ladder", f"{plan.ladder.get('name')} rung {plan.ladder.get('rung')}, scope "
                                f"{plan.ladder.get('scope', '—')}"])
-    return Section("Pre-registered plan", [Table(["Item", "Registered"], rows)])
+    title = ("Registered plan (sealed after its runs existed: RETROSPECTIVE)"
+             if result.get("retrospective") else "Pre-registered plan")
+    return Section(title, [Table(["Item", "Registered"], rows)])
 
 
 def _rule_text(plan) -> str:
-    d = plan.decision
-    if d.rule == "threshold":
-        return f"threshold: {d.acceptance}" if d.acceptance else "threshold"
-    if d.rule == "tiers":
-        parts = [f"{n}: {getattr(d.tiers, n)}" for n in ("strict", "lenient", "catastrophic")
-                 if getattr(d.tiers, n)]
-        return "tiers — " + "; ".join(parts)
-    if d.rule == "sigma":
-        which = "baseline SD (rule A)" if d.sigma == "baseline" else "pooled SD (rule B)"
-        return f"sigma: WINNER at z ≥ {d.threshold:g}, σ = {which}"
-    margin = f", equivalence margin ±{d.equivalence_margin:g}" if d.equivalence_margin else ""
-    return f"factorial: per-factor EFFECT / NO_EFFECT / INCONCLUSIVE{margin}"
+    return plan.decision.family.describe(plan.decision)
 
 
 def design_check(result: Result) -> Section:

@@ -21,7 +21,7 @@ from .doc import Document, Para, Section, Table
 from .experiment import write_text
 from .figures import FigureFile, write_figures
 from .glossary import GLOSSARY
-from .inputs import ReportInputs, load_inputs
+from .inputs import ReportInputs, inputs_of
 from .paper_context import Ctx, build
 
 BODY_PAGES = 6
@@ -114,14 +114,14 @@ def _html(inputs: ReportInputs, figures: list[FigureFile], layout: Layout, *,
                                 "paper.html.j2", sha=inputs.plan_sha256, head=inputs.ledger_head)
 
 
-def render_paper(plan_path: Path | str, *, pdf: bool = True) -> tuple[Path, Path | None]:
+def render_paper(plan_path: "Path | str | ReportInputs", *, pdf: bool = True) -> tuple[Path, Path | None]:
     """Write paper.html (and paper.pdf with the `exante[pdf]` extra) next to the ledger.
 
     Returns (html_path, pdf_path); pdf_path is None when `pdf` is False. With `pdf`, the
     body is fitted to `BODY_PAGES` pages first (see the module doc).
     Raises MissingDependencyError naming `exante[pdf]` when weasyprint is absent.
     """
-    inputs = load_inputs(plan_path)
+    inputs = inputs_of(plan_path)
     folder = inputs.folder
     if not pdf:
         figures = write_figures(inputs.result, folder)

@@ -242,6 +242,10 @@ def preregistration(ctx: Ctx) -> Section:
                            f"{dc.get('smallest_effect')} SD and a {fmt.frac(dc.get('false_pass_rate'))} "
                            "false-positive rate per comparison."))
     blocks.append(_deviations(r))
+    if r.get("retrospective"):
+        blocks.insert(0, Para("RETROSPECTIVE: this plan was sealed after the runs it analyses "
+                              "existed (they were imported); it is not a pre-registration.",
+                              kind="warn"))
     return Section("4 Pre-registration and deviations", blocks)
 
 

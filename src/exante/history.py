@@ -1,0 +1,265 @@
+"""An experiment's history: its ledger read once, verified once, and the questions asked of it.
+
+`History.read` scans the ledger a single time (chain verified by `ledger`) and
+wraps every line in a frozen `Record`. Every later stage (registration, the
+runner's resume, decide, report, catalogue, audit) asks the same `History`
+instead of filtering raw dicts itself:
+
+- `terminal()`      the latest RUN_OK / RUN_FAILED record per run id (retries: later wins);
+- `lock()`          the lock in force (the last LOCKED / AMENDED), `sealed_hash`, `fingerprints`;
+- `amendments()`    every AMENDED record's data, and `deviated` (one came after runs);
+- `kills()`         every KILLED, and `kill_in_force()` (None once an amendment re-sealed);
+- `pilots()`        PILOT records (observed σ measured before the lock);
+- `check_belongs()` whether a result was decided from this ledger under the lock in force.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+from . import ledger as L
+from .errors import ExanteError, RefusedError
+from .events import LOCK_EVENTS, RUN_EVENTS, TERMINAL, Event, as_event
+
+# Records added after a result make it stale: decide again.
+_STALE_AFTER = (Event.RUN_OK, Event.RUN_FAILED, Event.KILLED, Event.AMENDED, Event.LOCKED)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One ledger line. `event` is an `Event` (a plain string for events this version lacks)."""
+
+    seq: int
+    event: Event | str
+    data: dict[str, Any] = field(default_factory=dict)
+    ts: str = ""
+    prev: str = ""
+    hash: str = ""
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "Record":
+        return cls(seq=raw.get("seq", -1), event=as_event(raw["event"]),
+                   data=raw.get("data") or {}, ts=raw.get("ts", ""), prev=raw.get("prev", ""),
+                   hash=raw.get("hash", ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "ts": self.ts, "event": str(self.event), "data": self.data,
+                "prev": self.prev, "hash": self.hash}
+
+    @property
+    def run_id(self) -> str | None:
+        return self.data.get("run_id")
+
+    @property
+    def ok(self) -> bool:
+        return self.event == Event.RUN_OK
+
+    # Read access by key, for code written against the ledger's raw dicts.
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key) if key in _FIELDS else self.data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in _FIELDS else default
+
+
+_FIELDS = frozenset(("seq", "event", "data", "ts", "prev", "hash"))
+
+
+def as_record(record: "Record | Mapping[str, Any]") -> Record:
+    return record if isinstance(record, Record) else Record.from_dict(record)
+
+
+class History:
+    """The records of one ledger, in order, with the queries every stage needs."""
+
+    def __init__(self, records: Iterable[Record | Mapping[str, Any]] = (), *, torn: bytes = b"",
+                 path: Path | None = None, error: str | None = None):
+        self.records: tuple[Record, ...] = tuple(as_record(r) for r in records)
+        self.torn = torn
+        self.path = path
+        self.error = error  # why the verified read failed (only with `tolerant=True`)
+
+    @classmethod
+    def read(cls, path: Path | str, *, verify: bool = True, tolerant: bool = False) -> "History":
+        """Scan the ledger at `path` once. `tolerant`: a broken chain is kept in `error` and the
+        records are read unverified, instead of raising LedgerError."""
+        ledger = L.Ledger(path)
+        try:
+            scan = ledger.scan(verify=verify)
+        except ExanteError as exc:
+            if not tolerant:
+                raise
+            try:
+                scan = ledger.scan(verify=False)
+            except ExanteError:
+                return cls([], path=ledger.path, error=str(exc))
+            return cls(scan.records, torn=scan.torn, path=ledger.path, error=str(exc))
+        return cls(scan.records, torn=scan.torn, path=ledger.path)
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i):
+        return self.records[i]
+
+    def extended(self, records: Iterable[Record | Mapping[str, Any]]) -> "History":
+        """This history with `records` appended (what an append just wrote)."""
+        return History((*self.records, *records), torn=self.torn, path=self.path)
+
+    def before(self, seq: int) -> "History":
+        return History([r for r in self.records if r.seq < seq], path=self.path)
+
+    # ------------------------------------------------------------ generic
+
+    @property
+    def head(self) -> str:
+        return self.records[-1].hash if self.records else L.GENESIS
+
+    @cached_property
+    def hashes(self) -> frozenset[str]:
+        return frozenset(r.hash for r in self.records)
+
+    def of(self, *events: Event | str) -> list[Record]:
+        """The records of these events, in ledger order."""
+        wanted = set(events)
+        return [r for r in self.records if r.event in wanted]
+
+    def last(self, *events: Event | str) -> Record | None:
+        found = self.of(*events)
+        return found[-1] if found else None
+
+    def first(self, *events: Event | str) -> Record | None:
+        found = self.of(*events)
+        return found[0] if found else None
+
+    def any(self, event: Event | str, **data: Any) -> bool:
+        """Whether some `event` record has all of `data` (a value of `...` means: truthy)."""
+        return any(all((r.data.get(k) if v is ... else r.data.get(k) == v) for k, v in data.items())
+                   for r in self.of(event))
+
+    # ------------------------------------------------------------ runs
+
+    @cached_property
+    def _terminal(self) -> dict[str, Record]:
+        out: dict[str, Record] = {}
+        for r in self.records:
+            if r.event in TERMINAL:
+                out[r.data["run_id"]] = r
+        return out
+
+    def terminal(self) -> dict[str, Record]:
+        """The latest RUN_OK / RUN_FAILED record per run id (later records win: retries)."""
+        return dict(self._terminal)
+
+    def failures(self) -> dict[str, int]:
+        """How many RUN_FAILED records each run id has."""
+        out: dict[str, int] = {}
+        for r in self.of(Event.RUN_FAILED):
+            out[r.data["run_id"]] = out.get(r.data["run_id"], 0) + 1
+        return out
+
+    @property
+    def has_runs(self) -> bool:
+        return any(r.event in RUN_EVENTS for r in self.records)
+
+    def first_run_seq(self) -> int | None:
+        runs = [r.seq for r in self.records if r.event in RUN_EVENTS]
+        return min(runs) if runs else None
+
+    def stage2_decided(self) -> bool:
+        """A stage-2 STAGE record that decided to run the extra seeds."""
+        return self.any(Event.STAGE, run=...)
+
+    def reused_baseline(self) -> dict[str, Any] | None:
+        found = self.first(Event.BASELINE_REUSED)
+        return found.data if found else None
+
+    def design_check(self) -> dict[str, Any] | None:
+        """The last DESIGN_CHECK record's data (what result.json reports)."""
+        found = self.last(Event.DESIGN_CHECK)
+        return found.data if found else None
+
+    def pilots(self) -> list[Record]:
+        return self.of(Event.PILOT)
+
+    def decided(self) -> list[Record]:
+        return self.of(Event.DECIDED)
+
+    # ------------------------------------------------------------ locks, amendments, kills
+
+    def locks(self) -> list[Record]:
+        """Every LOCKED and AMENDED record, in order."""
+        return self.of(*LOCK_EVENTS)
+
+    def lock(self) -> Record | None:
+        """The lock in force: the last LOCKED or AMENDED record."""
+        return self.last(*LOCK_EVENTS)
+
+    @property
+    def sealed_hash(self) -> str | None:
+        lock = self.lock()
+        return lock.data.get("plan_sha256") if lock else None
+
+    @property
+    def fingerprints(self) -> dict[str, str]:
+        lock = self.lock()
+        return dict(lock.data.get("fingerprints") or {}) if lock else {}
+
+    def lock_hashes(self) -> list[str]:
+        return [h for h in (r.data.get("plan_sha256") for r in self.locks()) if h]
+
+    def amendments(self) -> tuple[dict[str, Any], ...]:
+        return tuple(r.data for r in self.of(Event.AMENDED))
+
+    @property
+    def deviated(self) -> bool:
+        return any(a.get("after_runs") for a in self.amendments())
+
+    def kills(self) -> tuple[dict[str, Any], ...]:
+        """Every kill ever recorded (its data plus `seq`)."""
+        return tuple({**r.data, "seq": r.seq} for r in self.of(Event.KILLED))
+
+    def kill_in_force(self) -> dict[str, Any] | None:
+        """The last kill, unless an amendment re-sealed the plan (to another hash) after it."""
+        killed = None
+        for r in self.records:
+            if r.event == Event.KILLED:
+                killed = {**r.data, "seq": r.seq}
+            elif r.event == Event.AMENDED and killed is not None \
+                    and r.data.get("plan_sha256") != killed.get("plan_sha256"):
+                killed = None
+        return killed
+
+    # ------------------------------------------------------------ does a result belong?
+
+    def check_belongs(self, result: Mapping[str, Any], digest: str, where: Path | str) -> None:
+        """Refuse a result decided for another plan version or another state of this ledger."""
+        locks = [r.data.get("plan_sha256") for r in self.locks()]
+        if not locks:
+            raise RefusedError(f"{where}: the ledger has no LOCKED record; the plan was never locked")
+        if result["plan_sha256"] != digest or locks[-1] != digest:
+            raise RefusedError(f"{where}: decided for plan sha256 {str(result['plan_sha256'])[:12]}… "
+                               f"but the plan is sealed as {digest[:12]}… (last lock "
+                               f"{str(locks[-1])[:12]}…); run `exante decide` again")
+        head = result.get("ledger_head")
+        at = next((i for i, r in enumerate(self.records) if r.hash == head), None)
+        if at is None:
+            raise RefusedError(f"{where}: its ledger_head {str(head)[:12]}… is not a record of this "
+                               "ledger; the result belongs to another experiment or a rewritten "
+                               "ledger")
+        later = [r for r in self.records[at + 1:] if r.event in _STALE_AFTER]
+        if later:
+            raise RefusedError(f"{where}: {len(later)} run/lock record(s) were added after this "
+                               f"result was decided (first: {later[0].event} seq {later[0].seq}); "
+                               "run `exante decide` again")
+
+
+def read(path: Path | str, *, verify: bool = True) -> History:
+    """`History.read`, as a function."""
+    return History.read(path, verify=verify)

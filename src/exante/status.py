@@ -1,0 +1,57 @@
+"""Where a plan's runs stand: planned, completed, failed, pending, killed (`exante status`).
+
+Read from the experiment's history alone; nothing here imports the runner or
+an executor, so `decide` and the report can count runs without loading them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .design import VARIANCE, expand
+from .events import Event
+from .history import History, Record
+from .spec import Plan
+
+
+def status(path: Path, *, plan: Plan | None = None,
+           records: History | Iterable[Record | Mapping[str, Any]] | None = None,
+           experiment=None) -> dict[str, Any]:
+    """Counts for `exante status`: planned, completed, failed, pending, killed, and more.
+
+    Pass `experiment` (or `plan` and `records`) when already read, to skip reading them again.
+    """
+    from . import registration
+    from .experiment import open_experiment
+
+    if experiment is None:
+        history = records if isinstance(records, History) else \
+            (History(records) if records is not None else None)
+        experiment = open_experiment(path, history=history, plan=plan)
+    plan, history = experiment.plan, experiment.history
+    results = history.terminal()
+    stage2 = history.stage2_decided()
+    # a plan without a trial (a retrospective analysis of imported runs) still registers runs
+    runnable = plan.trial is not None or plan.design.factors or plan.design.arms
+    keys = expand(plan, include_stage2=stage2) if runnable else []
+    reused = history.reused_baseline() if plan.seed_protocol else None
+    if reused is not None:
+        keys = [k for k in keys if k.stage != VARIANCE]
+    ids = {k.run_id for k in keys}
+    done = [results[i] for i in ids if i in results]
+    completed = sum(r.event == Event.RUN_OK for r in done)
+    failed = sum(r.event == Event.RUN_FAILED for r in done)
+    current = registration.state(experiment.plan_path, history)
+    by_role: dict[str, dict[str, int]] = {}
+    for key in keys:
+        slot = by_role.setdefault(key.role, {"planned": 0, "completed": 0, "failed": 0})
+        slot["planned"] += 1
+        if key.run_id in results:
+            slot["completed" if results[key.run_id].ok else "failed"] += 1
+    return {"experiment_id": plan.experiment_id, "planned": len(keys), "completed": completed,
+            "failed": failed, "pending": len(keys) - completed - failed,
+            "killed": current.killed is not None, "kill": current.killed,
+            "deviated": current.deviated, "amendments": len(current.amendments),
+            "sealed": current.sealed_hash, "by_role": by_role, "stage2": stage2,
+            "reused_baseline": reused.get("source") if reused else None}
