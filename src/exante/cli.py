@@ -231,12 +231,18 @@ def run(path: Path, executor: str, opts: dict, workers: int | None, threads: int
         gpus_per_task: int | None, gpus: str | None, profile: Path | None, max_runs: int | None,
         quiet: bool,
         as_json: bool, log_to: str | None) -> None:
-    """Run the sealed plan PATH: verify, execute what is missing, stop on a kill rule."""
+    """Run the sealed plan PATH: verify, execute what is missing, stop on a kill rule.
+
+    A bet module (NN_name.py) runs once: seal and imported code verified, main() called,
+    the invocation recorded in its ledger and judged by exante."""
     import os
 
     from . import runner
 
     path = _plan_path(path)
+    if path.suffix == ".py":
+        _run_bet(path, as_json)
+        return
     extra = {k: v for k, v in {"address": address, "partition": partition, "time_min": time_min,
                                "gpus_per_task": gpus_per_task,
                                "profile": str(profile) if profile else None}.items() if v is not None}
@@ -260,6 +266,21 @@ def run(path: Path, executor: str, opts: dict, workers: int | None, threads: int
         _print_sweep(report)
     if report.killed:
         sys.exit(1)
+
+
+def _run_bet(path: Path, as_json: bool) -> None:
+    from . import bets
+
+    if as_json:
+        raise InputError(f"{path}: --json is not available for a bet module; the record is its "
+                         "ledger (`exante log`) and results/NN_name.json")
+    result = bets.launch(path)
+    click.echo(bets.summary_line(path.stem, result))
+    for reason in result.reasons:
+        click.echo(f"  {reason}")
+    for earlier in result.earlier:
+        click.echo(f"  earlier run {earlier.run_id} (sha256 {str(earlier.plan_sha256)[:12]}…): "
+                   f"{earlier.verdict or earlier.status}; kept in the ledger")
 
 
 def _log_target(log_to: str | None) -> str | None:

@@ -153,6 +153,77 @@ def check_fingerprints(plan: Plan, recorded: dict[str, str]) -> None:
 # ---------------------------------------------------------------- lock / amend
 
 
+def bet_code_files(module: Path) -> list[Path]:
+    """The files a bet module imports from its own folder (`from ._common import ...`,
+    `import _common`), followed through those files: sealed with the module."""
+    module = Path(module).resolve()
+    seen: list[Path] = []
+    todo = [module]
+    while todo:
+        here = todo.pop()
+        for dep in _local_imports(here):
+            if dep != module and dep not in seen:
+                seen.append(dep)
+                todo.append(dep)
+    return sorted(seen)
+
+
+def _local_imports(path: Path) -> list[Path]:
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a Python module ({exc})") from exc
+    names: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.module:
+                names.append((node.level, node.module))
+            names += [(node.level, a.name) for a in node.names if node.level and not node.module]
+        elif isinstance(node, ast.Import):
+            names += [(0, a.name) for a in node.names]
+    out = []
+    for level, name in names:
+        base = path.parent
+        for _ in range(max(level - 1, 0)):
+            base = base.parent
+        target = base.joinpath(*name.split("."))
+        for candidate in (target.with_suffix(".py"), target / "__init__.py"):
+            if candidate.is_file() and (level or candidate.parent == path.parent):
+                out.append(candidate.resolve())
+                break
+    return out
+
+
+def bet_fingerprints(module: Path) -> dict[str, str]:
+    """sha256 of every file the bet imports from its folder, labelled as YAML plans label code."""
+    import os
+
+    folder = Path(module).resolve().parent
+    return {f"code:{os.path.relpath(p, folder)}": seal.sha256_file(p)
+            for p in bet_code_files(module)}
+
+
+def bet_record(path: Path) -> dict[str, Any]:
+    """What lock records of a bet module: its imported code and, when it registers a CRITERIA
+    block, the criteria read with the AST (the module is never run at lock)."""
+    from .families import bet
+
+    data: dict[str, Any] = {"fingerprints": bet_fingerprints(path)}
+    if bet.has_criteria(path):
+        data["bet"] = bet.parse_module(path).to_dict()
+    return data
+
+
+def check_bet_code(path: Path, recorded: dict[str, str]) -> None:
+    """Raise FingerprintError naming every imported file that changed since the lock."""
+    now = bet_fingerprints(path)
+    changed = sorted(k for k in now.keys() | recorded.keys() if now.get(k) != recorded.get(k))
+    if changed:
+        raise FingerprintError(f"{seal.TAMPERED} {path}: code the bet imports changed since "
+                               f"the lock ({', '.join(changed)}); restore the files, or record "
+                               f"the change with `exante amend {path} --reason ... --seen ...`")
+
+
 def load_any(path: Path) -> Plan | None:
     """The plan of a YAML file; None for a bet module (.py), which is sealed as a whole."""
     return None if Path(path).suffix == ".py" else load_plan(path)
@@ -169,13 +240,14 @@ def lock(path: Path) -> tuple[str, dict[str, Any]]:
             return st.stored, {"already": True}
         raise RefusedError(f"{path} was locked before (sha256 {current.sealed_hash[:12]}…); a "
                            f"change goes through `exante amend {path} --reason ... --seen ...`")
-    prints = fingerprints(plan) if plan is not None else {}
+    extra = bet_record(path) if plan is None else {}
+    prints = fingerprints(plan) if plan is not None else extra.pop("fingerprints")
     from . import designcheck  # late: it loads scipy, which most verbs never need
 
     gate_rows = designcheck.gates(plan) if plan is not None else []  # refuse before sealing
     digest = seal.lock(path)
     data = {"plan_sha256": digest, "plan_file": path.name, "fingerprints": prints,
-            "experiment_id": plan.experiment_id if plan else path.stem}
+            "experiment_id": plan.experiment_id if plan else path.stem, **extra}
     ledger = L.Ledger(ledger_path(path))
     ledger.append(L.LOCKED, data)
     if plan is not None and plan.primary is not None and plan.primary.direction is not None:
@@ -214,7 +286,8 @@ def amend(path: Path, *, reason: str, seen: str) -> dict[str, Any]:
     if current.sealed_hash is None:
         raise RefusedError(f"{path} was never locked; run `exante lock {path}` first")
     plan = load_any(path)
-    prints = fingerprints(plan) if plan is not None else {}
+    extra = bet_record(path) if plan is None else {}
+    prints = fingerprints(plan) if plan is not None else extra.pop("fingerprints")
     st = seal.inspect(path)
     text_changed = st.computed != current.sealed_hash
     files_changed = sorted(k for k in prints.keys() | current.fingerprints.keys()
@@ -224,7 +297,8 @@ def amend(path: Path, *, reason: str, seen: str) -> dict[str, Any]:
     digest = seal.lock(path)
     data = {"plan_sha256": digest, "parent_sha256": current.sealed_hash, "reason": reason,
             "seen": seen, "after_runs": current.has_runs, "after_kill": current.killed is not None,
-            "changed_files": files_changed, "text_changed": text_changed, "fingerprints": prints}
+            "changed_files": files_changed, "text_changed": text_changed, "fingerprints": prints,
+            **extra}
     L.Ledger(ledger_path(path)).append(L.AMENDED, data)
     return data
 
@@ -248,6 +322,8 @@ def verify_all(path: Path, records: "History | list | None" = None, *, plan: Pla
         plan = load_any(path)
     if plan is not None:
         check_fingerprints(plan, current.fingerprints)
+    else:
+        check_bet_code(path, current.fingerprints)
     return digest, plan, current
 
 

@@ -2,8 +2,10 @@
 
     ablation   experiments/NAME/prereg.yaml   a full factorial, per-factor verdicts (seed 002)
     compare    experiments/NAME/prereg.yaml   one change vs a baseline, variance first (seed 003)
-    bet        experiments/NN_NAME.py         a bet module: docstring with hypothesis and
-                                              strict / lenient / catastrophic tiers (seed 001)
+    bet        experiments/bets/NN_NAME.py    a bet module: docstring with hypothesis, the
+                                              strict / lenient / catastrophic tiers in a
+                                              CRITERIA block exante judges (seed 001), plus
+                                              the folder's _common.py harness and 00_rollup.py
 
 Each is commented, validates as written, and is NOT sealed: the researcher edits it, writes
 the trial it names (``train.py`` with ``train(params, seed, ctx)`` for the YAML plans), then
@@ -21,6 +23,7 @@ from .spec import check_id
 
 TEMPLATES = {"ablation": "ablation.yaml", "compare": "compare.yaml", "bet": "bet.py.tmpl"}
 _NUMBERED = re.compile(r"^(\d+)_")
+BETS = "bets"  # seed 001: experiments/bets/NN_name.py
 
 
 def template_text(template: str) -> str:
@@ -40,6 +43,7 @@ def write_template(name: str, template: str, root: Path) -> Path:
     root = Path(root)
     text = template_text(template)
     if template == "bet":
+        root = root if root.name == BETS else root / BETS
         path = root / f"{_bet_stem(name, root)}.py"
         text = _fill_bet(text, path, root)
     else:
@@ -50,7 +54,21 @@ def write_template(name: str, template: str, root: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "x", encoding="utf-8", newline="\n") as fh:  # "x": never overwrite
         fh.write(text)
+    if template == "bet":
+        _bet_folder_files(root)
     return path
+
+
+def _bet_folder_files(folder: Path) -> None:
+    """The shared harness and the roll-up of a bets folder, written once (never overwritten)."""
+    package = ".".join(folder.parts) if not folder.is_absolute() else folder.name
+    for name, source in (("_common.py", "bet_common.py.tmpl"), ("00_rollup.py", "bet_rollup.py.tmpl")):
+        target = folder / name
+        if not target.exists():
+            text = resources.files("exante").joinpath("templates", source).read_text(
+                encoding="utf-8")
+            target.write_text(text.replace("__PACKAGE__", package)
+                              .replace("__FOLDER__", folder.as_posix()), encoding="utf-8")
 
 
 def _bet_stem(name: str, root: Path) -> str:

@@ -1,0 +1,76 @@
+"""`exante run NN_name.py`: verify a sealed bet, import it and call its ``main()``.
+
+The module is imported from its file under a private package name for its
+folder (so ``from ._common import ...`` resolves to the sealed harness next
+to it), never through ``sys.path`` guesses. Its ``main()`` calls
+`exante.bets.run`, which records the invocation; `launch` checks that it did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+import types
+from pathlib import Path
+from types import ModuleType
+
+from ..errors import ExanteError, InputError, IntegrityError, RefusedError
+from ..experiment import open_experiment
+from . import outcome as O
+from . import record
+
+
+class BetFailed(IntegrityError):
+    """The bet's own code raised; the run is on the record as RUN_FAILED (exit 1)."""
+
+
+def launch(path: str | Path) -> O.BetOutcome:
+    """Run the sealed bet at `path` once, as ``python -m`` would; return its outcome."""
+    module_path = Path(path).resolve()
+    if not module_path.is_file():
+        raise InputError(f"{path}: no such bet module")
+    record.check_can_run(module_path, open_experiment(module_path))  # refuse before importing
+    module = _import(module_path)
+    main = getattr(module, "main", None)
+    if not callable(main):
+        raise InputError(f"{path}: a bet module needs a main() (seed 001's layout)")
+    via, last = record.VIA.set("exante run"), record.LAST_RUN.set(None)
+    try:
+        try:
+            main()
+        except ExanteError:
+            raise
+        except Exception as exc:
+            raise BetFailed(f"{path}: the bet raised {type(exc).__name__}: {exc}; recorded as "
+                            f"RUN_FAILED in {open_experiment(module_path).ledger.path}") from exc
+        ran = record.LAST_RUN.get()
+    finally:
+        record.VIA.reset(via)
+        record.LAST_RUN.reset(last)
+    if ran is None:
+        raise RefusedError(f"{path}: main() returned without recording a run; it must call "
+                           "exante.bets.run(__file__, experiment) (the harness in _common.py "
+                           "does), so that every invocation is on the record")
+    return O.outcome(open_experiment(module_path).history)
+
+
+def _import(path: Path) -> ModuleType:
+    """Import `path` as a submodule of a private package standing for its folder."""
+    folder = path.parent
+    package = "_exante_bet_" + hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+    if package not in sys.modules:
+        pkg = types.ModuleType(package)
+        pkg.__path__ = [str(folder)]
+        pkg.__package__ = package
+        sys.modules[package] = pkg
+    name = f"{package}.{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
