@@ -160,13 +160,17 @@ def _result_lock(e: Entry, folder: Path, records: list[dict[str, Any]]) -> list[
         status, detail = _check_hash(earlier, r["data"].get("plan_sha256"),
                                      f"DECIDED (seq {r['seq']})", True)
         if status == FAIL or (r is decided[-1] and not rows):
-            if not path.is_file():
+            if not path.is_file() and e.kind != "bet":
                 detail = "result.json missing; " + detail
             rows.append(AuditRow(e.id, "result-lock", status, detail))
     rows += _sweeps(e, records)
+    if e.kind == "bet" and e.plan_file:
+        from .bets import results_findings
+
+        status, detail = results_findings(folder.parent / Path(e.plan_file).name, records)
+        rows.append(AuditRow(e.id, "result-lock", status, detail))
     if not rows:
-        rows.append(AuditRow(e.id, "result-lock", SKIP, "no result yet" if e.kind != "bet" else
-                             "a bet's results/NN_*.json names no plan hash; git-order checks it"))
+        rows.append(AuditRow(e.id, "result-lock", SKIP, "no result yet"))
     return rows
 
 
@@ -216,9 +220,9 @@ def _sweeps(e: Entry, records: list[dict[str, Any]]) -> list[AuditRow]:
 
 def _fingerprints(e: Entry, plan: Path | None, records: list[dict[str, Any]],
                   loaded: Any = None) -> AuditRow:
-    if e.kind == "bet":
-        return AuditRow(e.id, "fingerprints", SKIP, "a bet module is sealed as a whole (see seal)")
     locks = _locks(records)
+    if e.kind == "bet":
+        return _bet_code(e, plan, locks)
     if plan is None or not locks:
         return AuditRow(e.id, "fingerprints", SKIP, "not locked")
     recorded = dict(locks[-1]["data"].get("fingerprints") or {})
@@ -234,12 +238,27 @@ def _fingerprints(e: Entry, plan: Path | None, records: list[dict[str, Any]],
     return AuditRow(e.id, "fingerprints", OK, f"{len(recorded)} sealed file(s) unchanged")
 
 
+def _bet_code(e: Entry, plan: Path | None, locks: list[dict[str, Any]]) -> AuditRow:
+    """A bet module is sealed as a whole; the files it imports (_common.py) by fingerprint."""
+    if plan is None or not locks:
+        return AuditRow(e.id, "fingerprints", SKIP, "not locked")
+    from .. import registration
+
+    recorded = dict(locks[-1]["data"].get("fingerprints") or {})
+    try:
+        registration.check_bet_code(plan, recorded)
+    except ExanteError as exc:
+        return AuditRow(e.id, "fingerprints", FAIL, str(exc))
+    return AuditRow(e.id, "fingerprints", OK, f"{len(recorded)} imported file(s) unchanged "
+                                              "(the module itself: see seal)")
+
+
 def _results_paths(e: Entry, folder: Path, plan: Path) -> list[tuple[str, Path, str | None]]:
     """(label, path, needle) of what counts as this experiment's first results."""
     out = [("ledger RUN_OK", folder / "ledger.jsonl", RUN_OK_NEEDLE),
            ("result.json", folder / "result.json", None)]
     if e.kind == "bet":
-        from .catalogue import _bet_result
+        from .bets import _bet_result
 
         found = _bet_result(plan)
         if found is not None:

@@ -21,7 +21,7 @@ from .. import ledger as L
 from .. import seal
 from ..errors import ExanteError, InputError
 from ..results import ResultError, read_result
-from .discover import BET_RE, Found, discover, module_docstring
+from .discover import BET_RE, Found, discover
 from .postmortem import MISSING, postmortem_status
 
 RESULT = "result.json"
@@ -57,6 +57,7 @@ class Entry:
     rules: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     retrospective: bool = False  # runs imported after the lock (interop.retro): not pre-registered
+    bet: dict[str, Any] | None = None  # a bet exante judged: its runs, controls, scope (bets.py)
     plan_text: str | None = field(default=None, repr=False)
 
     @property
@@ -68,9 +69,17 @@ class Entry:
         return bool(self.retracted_by)
 
     @property
+    def decided(self) -> bool:
+        """A verdict was decided (a plan's DECIDED/result, a kill, a bet exante judged)."""
+        if self.kind == "bet" and not self.bet:
+            return False  # a results file the bet wrote itself is not a decision
+        return self.verdict not in ("UNSEALED", "REGISTERED", "NO RESULT")
+
+    @property
     def display_verdict(self) -> str:
         v = self.verdict + (f" ({self.tier})" if self.tier else "")
         v += " — RETROSPECTIVE" if self.retrospective else ""
+        v += " — DEVIATED" if self.kind == "bet" and self.bet and self.deviated else ""
         return f"RETRACTED (was {v})" if self.retracted else v
 
     def to_dict(self) -> dict[str, Any]:
@@ -277,74 +286,7 @@ def _rel(path: Path, root: Path) -> str:
         return Path(path).as_posix()
 
 
-# ---------------------------------------------------------------- bets (seed 001)
-
-_TIER_RE = re.compile(r"^\s*(strict|lenient|catastrophic)\s*:\s*(.+)$", re.IGNORECASE | re.M)
-_RETRACT_RE = re.compile(r"^\s*retracts?\s*:\s*(\S+?)[,:]?\s*(?:[—:-]\s*)?(.*)$",
-                         re.IGNORECASE | re.M)
-
-
-def bet_hypothesis(doc: str) -> str:
-    m = re.search(r"^\s*hypothesis\s*:\s*(.+?)(?:\n\s*\n|\Z)", doc, re.IGNORECASE | re.M | re.S)
-    if m:
-        return " ".join(m.group(1).split())
-    return " ".join(doc.strip().split("\n\n")[0].split())
-
-
-def bet_verdict(payload: dict[str, Any]) -> str | None:
-    """STRICT / LENIENT / CATASTROPHIC / FAIL from a bet's result JSON."""
-    for key in ("verdict", "tier", "outcome"):
-        if isinstance(payload.get(key), str):
-            return payload[key].upper()
-    flags = {k.lower(): v for k, v in payload.items() if isinstance(v, bool)}
-    def hit(word: str) -> bool | None:
-        vals = [v for k, v in flags.items() if word in k]
-        return any(vals) if vals else None
-    if hit("catastrophic"):
-        return "CATASTROPHIC"
-    if hit("strict"):
-        return "STRICT"
-    if hit("lenient"):
-        return "LENIENT"
-    if hit("strict") is False or hit("lenient") is False:
-        return "FAIL"
-    return None
-
-
-def _bet_entry(found: Found, root: Path, cat: Catalogue, full: bool) -> Entry:
-    module = found.path
-    doc = module_docstring(module)
-    entry = Entry(id=module.stem, kind="bet", folder=_rel(found.folder, root),
-                  plan_file=_rel(module, root), hypothesis=bet_hypothesis(doc))
-    entry.rules = [f"{m.group(1).lower()}: {m.group(2).strip()}" for m in _TIER_RE.finditer(doc)]
-    entry.retracts = [{"id": m.group(1), "reason": m.group(2).strip() or "(no reason given)"}
-                      for m in _RETRACT_RE.finditer(doc)]
-    try:
-        entry.plan_text = seal.read_text(module)
-        entry.plan_sha256 = seal.inspect(module).stored
-    except (ExanteError, InputError) as exc:
-        entry.problems.append(f"bet module: {exc}")
-    _finish(entry, found.folder, cat, full)
-    result = _bet_result(module)
-    if result is not None:
-        path, payload = result
-        verdict = bet_verdict(payload) if isinstance(payload, dict) else None
-        if verdict:
-            entry.verdict, entry.verdict_source = verdict, _rel(path, root)
-    return entry
-
-
-def _bet_result(module: Path) -> tuple[Path, Any] | None:
-    number = BET_RE.match(module.name).group(1)
-    folder = module.parent / "results"
-    candidates = [folder / f"{module.stem}.json"] + sorted(folder.glob(f"{number}_*.json"))
-    for path in candidates:
-        if path.is_file():
-            try:
-                return path, json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                return path, None
-    return None
+# ---------------------------------------------------------------- bets (seed 001): see `bets`
 
 
 def _orphan_entry(found: Found, root: Path, cat: Catalogue, full: bool) -> Entry:
@@ -365,7 +307,9 @@ def build_catalogue(root: Path | str, *, full_verify: bool = False) -> Catalogue
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: no such registry folder")
-    makers = {"plan": _plan_entry, "bet": _bet_entry, "orphan": _orphan_entry}
+    from .bets import bet_entry
+
+    makers = {"plan": _plan_entry, "bet": bet_entry, "orphan": _orphan_entry}
     cat = Catalogue(root, [])
     entries = [makers[f.kind](f, root, cat, full_verify) for f in discover(root)]
     entries.sort(key=lambda e: natural_key(e.id))
@@ -400,6 +344,10 @@ def _resolve_retractions(cat: Catalogue) -> None:
             elif not e.locked:
                 cat.problems.append(f"{e.id} declares a retraction of {target.id} but is not "
                                     "locked; lock it for the retraction to take effect")
+            elif not e.decided:
+                cat.problems.append(f"{e.id} declares a retraction of {target.id} but has no "
+                                    f"decided verdict ({e.verdict}); only a decided experiment "
+                                    "can retract another: run and decide it first")
             else:
                 target.retracted_by.append({"id": e.id, "reason": r["reason"]})
                 r["resolved"] = target.id
@@ -422,3 +370,6 @@ def find_entry(root: Path | str, experiment_id: str) -> Entry:
         known = ", ".join(e.id for e in cat.entries) or "none"
         raise InputError(f"no experiment {experiment_id!r} under {root} (known: {known})")
     return entry
+
+
+from .bets import _bet_result, bet_hypothesis, bet_verdict  # noqa: E402,F401  (their old home)
