@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import re
 
@@ -12,7 +11,7 @@ import pytest
 
 from exante import ledger as L
 from exante.cli import main
-from exante.errors import TamperedError
+from exante.families import bet as bet_family
 from exante.spec import load_plan
 
 DOCUMENTED_VERBS = ["init", "lock", "verify", "amend", "run", "status", "log", "decide", "report",
@@ -172,14 +171,20 @@ def test_init_bet_writes_a_numbered_module_with_its_criteria_in_the_docstring(cl
     for word in ("Hypothesis:", "strict:", "lenient:", "catastrophic:", 'sha256: ""'):
         assert word in doc, word
 
-    spec = importlib.util.spec_from_file_location("bet_under_test", bet)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.judge([0.2, 0.3, 0.16]) == {"strict": True, "lenient": True,
-                                               "catastrophic": False}
-    assert module.judge([0.2, -0.1, 0.2])["catastrophic"] is True
-    with pytest.raises(TamperedError):  # an unsealed bet refuses to run
-        module.main()
+    # the tiers are exante's to judge (issue 13): read from CRITERIA with the AST, not run
+    criteria = bet_family.parse_module(bet)
+
+    def tier(gains: list[float]) -> str:
+        metrics = {"gain_min": min(gains), "gain_mean": sum(gains) / len(gains)}
+        floor = {"gain_min": -0.1, "gain_mean": 0.0}
+        return bet_family.judge(criteria, {"metrics": metrics,
+                                           "controls": {"noise_floor": floor}}).verdict
+
+    assert tier([0.2, 0.3, 0.16]) == "STRICT"
+    assert tier([0.2, -0.1, 0.2]) == "CATASTROPHIC"
+    assert (root / "_common.py").is_file()  # the shared harness, next to the bets
+    refused = cli("run", bet)  # an unsealed bet refuses to run
+    assert refused.exit_code == 1 and "PREREG TAMPERED. Refusing to run." in refused.output
 
     assert cli("lock", bet).exit_code == 0
     assert cli("verify", bet).exit_code == 0

@@ -42,8 +42,9 @@ def launch(path: str | Path) -> O.BetOutcome:
         except ExanteError:
             raise
         except Exception as exc:
-            raise BetFailed(f"{path}: the bet raised {type(exc).__name__}: {exc}; recorded as "
-                            f"RUN_FAILED in {open_experiment(module_path).ledger.path}") from exc
+            where = (f"recorded as RUN_FAILED in {open_experiment(module_path).ledger.path}"
+                     if record.LAST_RUN.get() else "before any run was recorded")
+            raise BetFailed(f"{path}: the bet raised {type(exc).__name__}: {exc}; {where}") from exc
         ran = record.LAST_RUN.get()
     finally:
         record.VIA.reset(via)
@@ -64,6 +65,8 @@ def _import(path: Path) -> ModuleType:
         pkg.__path__ = [str(folder)]
         pkg.__package__ = package
         sys.modules[package] = pkg
+    for stale in [m for m in sys.modules if m.startswith(package + ".")]:
+        del sys.modules[stale]  # this run imports the files as they are now (verified above)
     name = f"{package}.{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)

@@ -59,12 +59,19 @@ def _scope_text(e: Entry) -> str:
     return "; ".join(e.bet.get("not_claimed") or []) or fmt.DASH
 
 
+def _verdict_cell(e: Entry) -> list:
+    cell: list = [badge(e.display_verdict)]
+    cell += [f" by {r['id']}" for r in e.retracted_by]
+    cell += [f"; retracts {r['resolved']}" for r in e.retracts if r.get("resolved")]
+    return cell
+
+
 def bets_section(cat: Catalogue) -> Section | None:
     """The per-bet table, or None when no bet is judged by exante."""
     entries = judged(cat)
     if not entries:
         return None
-    rows = [[e.id, [badge(e.display_verdict)], _first_text(e), _runs_text(e), _controls_text(e),
+    rows = [[e.id, _verdict_cell(e), _first_text(e), _runs_text(e), _controls_text(e),
              _scope_text(e)] for e in entries]
     notes = [Para("Verdicts computed by exante from the payloads recorded in each bet's ledger "
                   "under the criteria its lock read from the module, never from what a results "
