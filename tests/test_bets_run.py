@@ -147,3 +147,14 @@ def test_a_main_that_skips_the_bet_api_is_refused(project, cli):
     assert cli("lock", bet).exit_code == 0
     ran = cli("run", bet)
     assert ran.exit_code == 1 and "without recording a run" in ran.output
+
+
+def test_status_counts_the_registered_runs_and_decide_points_to_run(project, cli):
+    bet = make_bet(project, "probe", repeats=2)
+    assert cli("lock", bet).exit_code == 0 and cli("run", bet).exit_code == 0
+    status = cli("status", bet, "--json")
+    assert status.exit_code == 0, status.output
+    data = json.loads(status.output)
+    assert (data["planned"], data["completed"], data["pending"]) == (2, 1, 1)
+    decided = cli("decide", bet)
+    assert decided.exit_code == 2 and "decided when it runs" in decided.output

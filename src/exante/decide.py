@@ -232,6 +232,10 @@ def verdict(plan: Plan, analysis: Analysis, killed: dict | None
 
 def decide(plan_path: Path) -> dict[str, Any]:
     """Compute the verdict, write result.json next to the ledger, record DECIDED. Returns it."""
+    if Path(plan_path).suffix == ".py":
+        raise InputError(f"{plan_path}: a bet module is decided when it runs: `exante run` "
+                         "records each run and, once the registered runs are done, its DECIDED "
+                         "verdict (see `exante log` and `exante rollup`)")
     exp = open_experiment(plan_path)  # the one read of the ledger, verified
     _, plan, current = registration.verify_all(exp.plan_path, exp.history, plan=exp.plan)
     analysis = analyse(exp)

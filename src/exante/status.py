@@ -30,6 +30,8 @@ def status(path: Path, *, plan: Plan | None = None,
             (History(records) if records is not None else None)
         experiment = open_experiment(path, history=history, plan=plan)
     plan, history = experiment.plan, experiment.history
+    if plan is None:
+        return _bet_status(experiment)
     results = history.terminal()
     stage2 = history.stage2_decided()
     # a plan without a trial (a retrospective analysis of imported runs) still registers runs
@@ -55,3 +57,23 @@ def status(path: Path, *, plan: Plan | None = None,
             "deviated": current.deviated, "amendments": len(current.amendments),
             "sealed": current.sealed_hash, "by_role": by_role, "stage2": stage2,
             "reused_baseline": reused.get("source") if reused else None}
+
+
+def _bet_status(experiment) -> dict[str, Any]:
+    """A bet module: the registered runs (CRITERIA repeats) under the lock in force."""
+    from . import registration
+
+    history = experiment.history
+    current = registration.state(experiment.plan_path, history)
+    lock = history.lock()
+    planned = int(((lock.data.get("bet") or {}).get("repeats") or 1) if lock else 1)
+    since = lock.seq if lock else -1
+    done = [r for r in history.terminal().values() if r.seq > since]
+    completed = sum(r.ok for r in done)
+    failed = len(done) - completed
+    counts = {"planned": planned, "completed": completed, "failed": failed}
+    return {"experiment_id": experiment.plan_path.stem, **counts,
+            "pending": max(planned - len(done), 0), "killed": False, "kill": None,
+            "deviated": current.deviated, "amendments": len(current.amendments),
+            "sealed": current.sealed_hash, "by_role": {"bet": counts}, "stage2": False,
+            "reused_baseline": None}

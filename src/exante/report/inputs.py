@@ -66,8 +66,9 @@ def load_inputs(plan_path: Path | str) -> ReportInputs:
     """
     plan_path = Path(plan_path)
     if plan_path.suffix == ".py":
-        raise InputError(f"{plan_path}: a bet module writes its own results/NN_*.json; it is "
-                         "reported in the catalogue (`exante rollup`), not by `exante report`")
+        raise InputError(f"{plan_path}: a bet module is judged by exante when it runs "
+                         "(`exante run`) and reported in the catalogue (`exante rollup`), not by "
+                         "`exante report`")
     digest = seal.verify(plan_path)
     exp = open_experiment(plan_path)
     typed = typed_result(exp.folder)
