@@ -108,6 +108,19 @@ def test_a_retraction_needs_a_locked_plan(registry, tmp_path):
     assert any("not locked" in p for p in cat.problems)
 
 
+def test_a_plan_that_was_only_locked_cannot_retract(registry, cli):
+    later = registry / "later"
+    later.mkdir()
+    (later / "prereg.yaml").write_text(
+        "experiment_id: later\nhypothesis: x\nmetrics:\n  primary: {name: m, direction: higher}\n"
+        "retracts:\n  - {id: compress-4-layer, reason: because}\nsha256: \"\"\n")
+    assert cli("lock", later / "prereg.yaml").exit_code == 0
+    cat = build_catalogue(registry)
+    assert cat.by_id("later").locked and cat.by_id("later").verdict == "REGISTERED"
+    assert not cat.by_id("compress-4-layer").retracted
+    assert any("only a decided experiment can retract another" in p for p in cat.problems)
+
+
 def test_rollup_of_a_missing_folder_is_an_input_error(tmp_path):
     assert invoke("rollup", tmp_path / "nope").exit_code == 2
 
