@@ -158,3 +158,16 @@ def test_status_counts_the_registered_runs_and_decide_points_to_run(project, cli
     assert (data["planned"], data["completed"], data["pending"]) == (2, 1, 1)
     decided = cli("decide", bet)
     assert decided.exit_code == 2 and "decided when it runs" in decided.output
+
+
+def test_an_amendment_can_say_why_an_unchanged_bet_runs_again(project, cli):
+    bet = make_bet(project, "probe")
+    assert cli("lock", bet).exit_code == 0 and cli("run", bet).exit_code == 0
+    amended = cli("amend", bet, "--reason", "the node was pre-empted mid-write", "--seen",
+                  "r1 STRICT")
+    assert amended.exit_code == 0, amended.output
+    ran = cli("run", bet)
+    assert ran.exit_code == 0 and "DEVIATED" in ran.output
+    amendment = history(bet).last(Event.AMENDED).data
+    assert amendment["rerun"] is True and amendment["reason"].startswith("the node")
+    assert [r.run_id for r in outcome_of(bet).runs] == ["01_probe-r1", "01_probe-r2"]

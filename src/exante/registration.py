@@ -277,7 +277,9 @@ def _design_check(plan: Plan, path: Path) -> dict[str, Any]:
 
 
 def amend(path: Path, *, reason: str, seen: str) -> dict[str, Any]:
-    """Re-seal after a change and record it. Refuses when nothing changed."""
+    """Re-seal after a change and record it. Refuses when nothing changed, except for a bet
+    that has run: then the amendment records why it runs again (`rerun`), and that rerun is
+    DEVIATED."""
     path = Path(path)
     if not reason.strip() or not seen.strip():
         raise InputError("an amendment needs --reason (why) and --seen (what results you had seen, "
@@ -292,13 +294,14 @@ def amend(path: Path, *, reason: str, seen: str) -> dict[str, Any]:
     text_changed = st.computed != current.sealed_hash
     files_changed = sorted(k for k in prints.keys() | current.fingerprints.keys()
                            if prints.get(k) != current.fingerprints.get(k))
-    if not text_changed and not files_changed:
+    rerun = plan is None and current.has_runs and not text_changed and not files_changed
+    if not text_changed and not files_changed and not rerun:
         raise InputError(f"{path}: nothing changed since the last lock; no amendment to record")
     digest = seal.lock(path)
     data = {"plan_sha256": digest, "parent_sha256": current.sealed_hash, "reason": reason,
             "seen": seen, "after_runs": current.has_runs, "after_kill": current.killed is not None,
             "changed_files": files_changed, "text_changed": text_changed, "fingerprints": prints,
-            **extra}
+            **extra, **({"rerun": True} if rerun else {})}
     L.Ledger(ledger_path(path)).append(L.AMENDED, data)
     return data
 
