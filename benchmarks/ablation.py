@@ -7,6 +7,9 @@
     it times K runs spread over the cells (every depth x activation) and
     scales the measured mean to the whole study; the table says so.
     --per-process-all runs all 64 processes (about 10-15 minutes here).
+(a2) the same loop with the trainer a researcher would actually write
+    (`benchmarks/plain_mlp.py`: `nn.Sequential`, `torch.optim.AdamW`'s default
+    implementation, one process per run), timed and scaled the same way.
 (b) exante's local executor with default settings: the study plan with the
     one-run-at-a-time Python trial, `--workers` = CPU count, one thread each.
 (c) exante with batching: the study as shipped (stacked ensembles by depth,
@@ -64,7 +67,22 @@ def run_exante(text: str, workers: int) -> tuple[float, list[dict]]:
     return wall, records
 
 
-def per_process(epochs: int, k: int | None) -> tuple[float, int, int]:
+def exante_trainer_argv(key, epochs: int, out: str) -> list[str]:
+    p = key.params
+    return [sys.executable, "-m", "exante_examples.mlp.cli", "--depth", str(p["depth"]),
+            "--activation", p["activation"], "--weight_decay", str(p["weight_decay"]),
+            "--seed", str(key.seed), "--epochs", str(epochs), "--mode", p["mode"], "--out", out]
+
+
+def plain_trainer_argv(key, epochs: int, out: str) -> list[str]:
+    """The hand-written trainer trains every run (tau and traps too: same cost class)."""
+    p = key.params
+    return [sys.executable, str(HERE / "plain_mlp.py"), "--depth", str(p["depth"]),
+            "--activation", p["activation"], "--weight_decay", str(p["weight_decay"]),
+            "--seed", str(key.seed), "--epochs", str(epochs if p["mode"] == "train" else 0)]
+
+
+def per_process(epochs: int, k: int | None, argv_for=exante_trainer_argv) -> tuple[float, int, int]:
     """(seconds for the whole study, runs timed, runs in the study) for the per-process loop.
 
     With k, the runs timed cover every (depth, activation, mode) group and the
@@ -79,11 +97,7 @@ def per_process(epochs: int, k: int | None) -> tuple[float, int, int]:
     times: dict[tuple, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for i, key in enumerate(chosen):
-            p = key.params
-            argv = [sys.executable, "-m", "exante_examples.mlp.cli", "--depth", str(p["depth"]),
-                    "--activation", p["activation"], "--weight_decay", str(p["weight_decay"]),
-                    "--seed", str(key.seed), "--epochs", str(epochs), "--mode", p["mode"],
-                    "--out", f"{tmp}/{i}.json"]
+            argv = argv_for(key, epochs, f"{tmp}/{i}.json")
             start = time.perf_counter()
             subprocess.run(argv, check=True, capture_output=True,
                            env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -126,8 +140,9 @@ def main() -> None:
     peakw = matmul_peak_gflops(args.workers)
     wall_c, records = run_exante(study_text(args.epochs, True), args.workers)
     wall_b, _ = run_exante(study_text(args.epochs, False), args.workers)
-    wall_a, timed, total = per_process(args.epochs, None if args.per_process_all else
-                                       args.per_process_runs)
+    k = None if args.per_process_all else args.per_process_runs
+    wall_a, timed, total = per_process(args.epochs, k)
+    wall_a2, _, _ = per_process(args.epochs, k, plain_trainer_argv)
     flops = sum(r["data"]["metrics"].get("flops", 0.0) for r in records)
     cpu = sum(r["data"]["metrics"].get("train_cpu_seconds", 0.0) for r in records)
 
@@ -138,15 +153,18 @@ def main() -> None:
           f"{args.workers} threads {peakw:.1f} GFLOP/s\n")
     print(f"{'setup':48s} {'wall s':>8s} {'speed-up':>9s}")
     print(f"{'(a) one process per run, sequential (' + how + ')':48s} {wall_a:8.1f} {1.0:8.1f}x")
+    print(f"{'(a2) one process per run, plain nn.Sequential+AdamW':48s} {wall_a2:8.1f} "
+          f"{wall_a / wall_a2:8.1f}x")
     print(f"{'(b) exante local executor, default':48s} {wall_b:8.1f} {wall_a / wall_b:8.1f}x")
     print(f"{'(c) exante, batched stacked ensembles':48s} {wall_c:8.1f} {wall_a / wall_c:8.1f}x")
+    print(f"(c) against the plain loop (a2): {wall_a2 / wall_c:.1f}x")
     print(f"\ntraining FLOPs in (c): {flops / 1e12:.2f} TFLOP")
     print(f"  per wall second of the whole sweep: {flops / wall_c / 1e9:6.1f} GFLOP/s = "
           f"{100 * flops / wall_c / 1e9 / peakw:.0f}% of the {args.workers}-thread peak")
     if cpu:
         print(f"  per CPU second inside training:    {flops / cpu / 1e9:6.1f} GFLOP/s = "
               f"{100 * flops / cpu / 1e9 / peak1:.0f}% of the 1-thread peak")
-    print(json.dumps({"a": wall_a, "b": wall_b, "c": wall_c, "peak1": peak1, "peakw": peakw,
+    print(json.dumps({"a": wall_a, "a2": wall_a2, "b": wall_b, "c": wall_c, "peak1": peak1, "peakw": peakw,
                       "tflop": flops / 1e12, "timed_per_process": timed}))
 
 

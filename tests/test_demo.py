@@ -82,3 +82,33 @@ def test_demo_json_is_one_record_valid_against_its_schema(first) -> None:
     assert record["resumed"] is True and record["sweep"]["ran"] == 0
     assert record["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE")
     assert Path(record["outputs"]["result"]).is_file()
+
+
+BLOCK_WEASYPRINT = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "weasyprint" or name.startswith("weasyprint."):
+            raise ImportError("weasyprint blocked by the test")
+sys.meta_path.insert(0, _Block())
+from exante.cli import main
+main()
+"""
+
+
+def test_without_the_pdf_extra_the_demo_says_so_first_and_writes_everything_else(first) -> None:
+    """A missing `exante[pdf]` never costs the sweep: the note comes before any run, every
+    other output is written, and the end says how to get the PDF."""
+    out, _ = first
+    folder = out / "experiments" / "mlp-ablation-mnist1d-quick"
+    for name in ("paper.pdf", "paper.html", "deck.html", "report.md"):
+        (folder / name).unlink()
+    proc = subprocess.run([sys.executable, "-c", BLOCK_WEASYPRINT, "demo", "--quick", "--out",
+                           str(out), "--workers", "2", "--quiet"], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "exante[pdf]" in proc.stderr and proc.stderr.index("note:") == 0
+    assert "paper (PDF)  not written" in proc.stdout
+    for name in ("paper.html", "deck.html", "report.md"):
+        assert (folder / name).is_file(), name
+    assert not (folder / "paper.pdf").exists()

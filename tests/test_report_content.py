@@ -129,6 +129,21 @@ def test_sigma_markdown_names_a_reused_baseline(shared_registry):
     assert "Welch p = 0.018" in text
 
 
+def test_sigma_markdown_keeps_seed_003_format_exactly(shared_registry):
+    """The seed's headings and columns as printed; exante's tables only after the verdict."""
+    result = json.loads((shared_registry / "swiglu-1M" / "result.json").read_text())
+    text = render_sigma_markdown(result)
+    heads = [line for line in text.splitlines() if line.startswith("## ")]
+    assert heads[:5] == ["## Baseline Statistics (N=5 runs)", "## Experiment Statistics (N=5 runs)",
+                         "## Statistical Test", "## Wall Clock", "## Verdict: NEUTRAL"]
+    seed_part = text[text.index("## Statistical Test"):text.index("## Verdict")]
+    assert "| Metric | Cohen's d | Effect Size | Significant? |" in seed_part
+    assert "|  | Baseline Mean | Experiment Mean | Delta |" in seed_part
+    assert "Welch t" not in seed_part and "Hedges g" not in seed_part
+    additions = text[text.index("## exante additions"):]
+    assert "| Cell | Δ | 95% CI of Δ | Welch t |" in additions
+
+
 # ---------------------------------------------------------------- escaping
 
 

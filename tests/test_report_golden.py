@@ -38,7 +38,7 @@ def test_report_md_matches_golden(report_md):
 def test_report_md_has_seed_003_tables(report_md):
     assert "| Metric | Mean | Std | Min | Max |" in report_md
     assert "| Metric | Cohen's d | Effect Size | Significant? |" in report_md
-    assert "| Baseline Mean | Experiment Mean | Delta % |" in report_md
+    assert "| Baseline Mean | Experiment Mean | Delta |" in report_md
     positions = [report_md.index(h) for h in SEED_003_HEADINGS[1:]]
     assert positions == sorted(positions), "seed 003's sections are out of order"
 

@@ -455,9 +455,12 @@ def demo(out: Path, quick: bool, workers: int | None, executor: str, quiet: bool
     from . import registration, runner
 
     plan, resumed = demo_mod.prepare(out, quick=quick)
+    no_pdf = demo_mod.pdf_missing()
     if as_json:
-        _demo_json(plan, out, resumed, quick, executor, workers)
+        _demo_json(plan, out, resumed, quick, executor, workers, no_pdf)
         return
+    if no_pdf:
+        click.echo(f"note: {no_pdf}", err=True)
     if resumed:
         click.echo(f"resuming {plan} (seal and ledger verified)")
     else:
@@ -470,7 +473,7 @@ def demo(out: Path, quick: bool, workers: int | None, executor: str, quiet: bool
     options = runner.RunOptions(executor=executor, workers=workers or (os.cpu_count() or 1))
     report = runner.run(plan, options, progress=None if quiet else _rich_progress())
     _print_sweep(report)
-    outputs = demo_mod.write_outputs(plan, out / "experiments")
+    outputs = demo_mod.write_outputs(plan, out / "experiments", pdf=no_pdf is None)
     import json
 
     result = json.loads(outputs["result"].read_text())
@@ -480,11 +483,14 @@ def demo(out: Path, quick: bool, workers: int | None, executor: str, quiet: bool
     click.echo("")
     for name, path in outputs.items():
         click.echo(f"{name:12s} {path}")
+    if no_pdf:
+        click.echo(f"paper (PDF)  not written: {no_pdf}")
     if report.killed:
         sys.exit(1)
 
 
-def _demo_json(plan: Path, out: Path, resumed: bool, quick: bool, executor: str, workers: int | None) -> None:
+def _demo_json(plan: Path, out: Path, resumed: bool, quick: bool, executor: str,
+               workers: int | None, no_pdf: str | None) -> None:
     import json
     import os
 
@@ -496,9 +502,10 @@ def _demo_json(plan: Path, out: Path, resumed: bool, quick: bool, executor: str,
         registration.lock(plan)
     options = runner.RunOptions(executor=executor, workers=workers or (os.cpu_count() or 1))
     report = runner.run(plan, options)
-    outputs = demo_mod.write_outputs(plan, out / "experiments")
+    outputs = demo_mod.write_outputs(plan, out / "experiments", pdf=no_pdf is None)
     result = json.loads(outputs["result"].read_text())
     _echo_json(records.envelope("demo", {
+        "not_written": {"paper (PDF)": no_pdf} if no_pdf else {},
         "plan": str(plan), "quick": quick, "resumed": resumed,
         "sweep": records.sweep(report, plan), "verdict": result["verdict"],
         "factor_verdicts": (result.get("factorial") or {}).get("factor_verdicts") or {},

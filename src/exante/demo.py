@@ -56,8 +56,25 @@ def prepare(out: Path, *, quick: bool) -> tuple[Path, bool]:
     return plan, False
 
 
-def write_outputs(plan: Path, root: Path) -> dict[str, Path]:
-    """Decide, then write report, paper, deck and catalogue; returns what was written."""
+PDF_MISSING = ("weasyprint (the `exante[pdf]` extra) is not installed: every output but the "
+               "paper PDF will be written. For the PDF: pip install -c constraints.txt -e "
+               "\".[pdf]\", then run the same `exante demo` again (it resumes; nothing re-runs).")
+
+
+def pdf_missing() -> str | None:
+    """Why the paper PDF cannot be written here, or None. Checked before the first run, so
+    that a missing extra never costs the sweep."""
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError):  # OSError: the package is there but Pango is not
+        return PDF_MISSING
+    return None
+
+
+def write_outputs(plan: Path, root: Path, *, pdf: bool = True) -> dict[str, Path]:
+    """Decide, then write report, paper, deck and catalogue; returns what was written.
+
+    Without `pdf` the paper is written as HTML only."""
     from . import registry
     from .decide import decide
     from .report import render_deck, render_paper, render_report
@@ -66,8 +83,10 @@ def write_outputs(plan: Path, root: Path) -> dict[str, Path]:
     outputs: dict[str, Path] = {"result": plan.parent / "result.json"}
     report = [Path(p) for p in render_report(plan)]
     outputs.update({p.name: p for p in report if p.suffix in (".md", ".html")})
-    html, pdf = render_paper(plan)
-    outputs.update({"paper (HTML)": Path(html), "paper (PDF)": Path(pdf),
-                    "readout deck": Path(render_deck(plan))})
+    html, pdf_path = render_paper(plan, pdf=pdf)
+    outputs["paper (HTML)"] = Path(html)
+    if pdf_path is not None:
+        outputs["paper (PDF)"] = Path(pdf_path)
+    outputs["readout deck"] = Path(render_deck(plan))
     outputs.update({Path(p).name: Path(p) for p in registry.rollup(root)})
     return outputs

@@ -58,6 +58,7 @@ class Entry:
     problems: list[str] = field(default_factory=list)
     retrospective: bool = False  # runs imported after the lock (interop.retro): not pre-registered
     bet: dict[str, Any] | None = None  # a bet exante judged: its runs, controls, scope (bets.py)
+    findings: list[dict[str, str]] = field(default_factory=list)  # per factor (or arm): verdict, effect, CI
     plan_text: str | None = field(default=None, repr=False)
 
     @property
@@ -207,8 +208,21 @@ def _apply_result(entry: Entry, folder: Path) -> None:
                               f"…, not the current lock {entry.plan_sha256[:12]}…")
     entry.traps = _trap_summary(result.get("traps") or [])
     entry.tau = _tau_summary(result.get("tau"))
+    entry.findings = _findings(result, entry)
     if result.get("kill") and not entry.kill:
         entry.kill = result["kill"]
+
+
+def _findings(result: Any, entry: Entry) -> list[dict[str, str]]:
+    """Each factor's (or arm's) finding in the metric's units, as the paper states it."""
+    from ..report.findings import finding_rows
+    from ..report.units import units_for
+
+    try:
+        return finding_rows(result, units_for(result))
+    except (KeyError, TypeError, ValueError) as exc:  # a result from an older or foreign writer
+        entry.problems.append(f"{RESULT}: findings could not be read ({exc})")
+        return []
 
 
 def _trap_summary(traps: list[dict[str, Any]]) -> dict[str, Any] | None:

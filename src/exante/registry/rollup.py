@@ -82,11 +82,25 @@ def _verdict_cell(cat: Catalogue, e: Entry, ext: str) -> list:
     return cell
 
 
+def _finding_text(f: dict[str, str]) -> str:
+    """'depth: effect detected (8 vs 2: +2.98 points [+2.50, +3.47])'."""
+    if f["contrast"] == fmt.DASH:
+        return f"{f['factor']}: {f['finding']}"
+    ci = "" if f["ci"] == fmt.DASH else f" {f['ci']}"
+    return f"{f['factor']}: {f['finding']} ({f['contrast']}: {f['effect']}{ci})"
+
+
+def _findings_text(e: Entry) -> str:
+    return "; ".join(_finding_text(f) for f in e.findings) or fmt.DASH
+
+
 def experiments_table(cat: Catalogue, ext: str) -> Table:
     rows = [[link(e.id, _href(cat, e, ext)), _verdict_cell(cat, e, ext), _short(e.hypothesis),
-             _traps_text(e), _tau_text(e), _amend_text(e), _postmortem_text(e)]
+             _findings_text(e), _traps_text(e), _tau_text(e), _amend_text(e),
+             _postmortem_text(e)]
             for e in cat.entries]
-    return Table(["ID", "Verdict", "Hypothesis", "Traps", "τ", "Amendments", "Postmortem"], rows)
+    return Table(["ID", "Verdict", "Hypothesis", "Findings (effect, 95% CI)", "Traps", "τ",
+                  "Amendments", "Postmortem"], rows)
 
 
 def _killed_section(cat: Catalogue, ext: str) -> Section | None:

@@ -136,7 +136,7 @@ def arm_row(result: Result, u: Units, c: Mapping[str, Any]) -> dict[str, str]:
         verdict = (s["verdict"] or "—") + (f" ({s['tier']})" if s["tier"] else "")
     else:
         p = fmt.get(c, "p_holm", "p_value")
-        verdict = ("difference" if p is not None and p < c.get("alpha", 0.05)
+        verdict = ("difference detected" if p is not None and p < c.get("alpha", 0.05)
                    else "no difference detected")
     return {"factor": str(c["cell"]), "verdict": verdict, "finding": verdict,
             "contrast": "vs baseline", "effect": u.diff_u(c.get("mean_diff")),

@@ -77,7 +77,7 @@ def sigma_document(result: Result, *, name: str | None = None) -> Document:
     body = [
         sections.baseline_statistics(result),
         sections.experiment_statistics(result),
-        sections.statistical_test(result),
+        sections.statistical_test(result, full=False),
         sections.wall_clock(result),
         Section(f"Verdict: {result.get('verdict') or '—'}", list(verdict.blocks)),
         _sigma_additions(result),
@@ -111,7 +111,8 @@ def _sigma_additions(result: Result) -> Section:
                       code(reused.get("store") or "?"), ")."])
     else:
         items.append("Baseline measured in this experiment (not reused).")
-    return Section("exante additions", [Bullets(items)])
+    comps = view.comparisons(result, "arm")
+    return Section("exante additions", [Bullets(items), *sections.comparison_tables(comps)])
 
 
 def _ci(c: Mapping[str, Any]) -> str:

@@ -71,7 +71,7 @@ def appendices(ctx: Ctx, figures: dict[str, FigureFile], demoted: frozenset[str]
         out.append(Section(f"Appendix: {s.title.split(' ', 1)[-1]}", list(s.blocks)))
     stats = sections.experiment_statistics(r)
     out.append(Section("Appendix B. Every cell", list(stats.blocks)))
-    comp = sections._comparison_tables(sections.view.comparisons(r, "arm"))
+    comp = sections.comparison_tables(sections.view.comparisons(r, "arm"))
     forest = res.fig(ctx, figures, "forest") if ctx.f is not None else []
     out.append(Section("Appendix C. Every cell against the baseline", [*forest, *comp]))
     out.append(Section("Appendix D. Caveats as computed", list(narrative.caveats(r).blocks)

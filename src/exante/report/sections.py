@@ -102,8 +102,11 @@ def _significant(result: Result, comp: Mapping[str, Any]) -> str:
     return f"{'Yes' if p < alpha else 'No'} ({label}{fmt.p_eq(p)}, α = {alpha:g})"
 
 
-def statistical_test(result: Result) -> Section:
-    """Seed 003's `## Statistical Test` table, then every comparison in full."""
+def statistical_test(result: Result, *, full: bool = True) -> Section:
+    """Seed 003's `## Statistical Test` table, then (`full`) every comparison in full.
+
+    Seed 003's research note takes only the seed's table (`full=False`); exante's
+    comparison tables follow its verdict there, under their own heading."""
     comps = view.comparisons(result, "arm")
     metric = view.metric_name(result)
     rows = []
@@ -121,10 +124,10 @@ def statistical_test(result: Result) -> Section:
              f"improvement ({direction} {metric} is better). |d| < 0.2 negligible, < 0.5 small, "
              "< 0.8 medium, else large."),
     ]
-    return Section("Statistical Test", blocks + _comparison_tables(comps))
+    return Section("Statistical Test", blocks + (comparison_tables(comps) if full else []))
 
 
-def _comparison_tables(comps: list[Mapping[str, Any]]) -> list:
+def comparison_tables(comps: list[Mapping[str, Any]]) -> list:
     if not comps:
         return [Para("No comparison could be made (no experiment cell finished).")]
     diffs = [[c["cell"], fmt.signed(c.get("mean_diff")),
@@ -172,8 +175,8 @@ def wall_clock(result: Result) -> Section:
     if not rows:
         return Section("Wall Clock", [Para("No wall-clock times were recorded.")])
     return Section("Wall Clock", [
-        Table(["", "Baseline Mean", "Experiment Mean", "Delta %"], rows),
-        Para("Positive delta: the experiment is slower. From the trial's `wall_time` metric "
+        Table(["", "Baseline Mean", "Experiment Mean", "Delta"], rows),
+        Para("Delta is the experiment's change in percent; positive: the experiment is slower. From the trial's `wall_time` metric "
              "when it reports one, else the runner's measured wall time per run."),
     ])
 
