@@ -51,11 +51,16 @@ def run(target: str | Path, options: Any = None, *, root: str | Path | None = No
 
     `options` is a RunOptions; or give `executor` ("inline", "local", ...), `workers`,
     `max_runs`. `log_to="mlflow:URI"` mirrors the ledger into MLflow afterwards.
-    Returns the SweepReport (planned, ran, ok, failed, killed, ...).
+    Returns the SweepReport (planned, ran, ok, failed, killed, ...); for a bet module
+    (NN_name.py) it runs one recorded invocation and returns its `BetOutcome`.
     """
     from . import runner
 
     path = plan_path(target, root)
+    if path.suffix == ".py":  # a bet module: one recorded invocation, judged by exante
+        from .bets import launch
+
+        return launch(path)
     if options is None:
         options = runner.RunOptions(executor=executor or "inline", workers=workers or 1,
                                     max_runs=max_runs)

@@ -104,8 +104,8 @@ def check_runnable(path: Path, records: History | list | None = None, *,
     """Verify the seal and fingerprints, refuse killed or non-executable plans."""
     digest, plan, current = registration.verify_all(path, records, plan=plan)
     if plan is None:
-        raise InputError(f"{path}: a bet module runs as `python -m ...`; exante seals and "
-                         "catalogues it but does not execute it")
+        raise InputError(f"{path}: a bet module runs one recorded invocation at a time "
+                         f"(`exante run {path}` or exante.bets.launch), not as a sweep")
     missing = plan.missing_for_run()
     if missing:
         raise InputError(f"{path}: cannot run mechanically; missing: " + "; ".join(missing))

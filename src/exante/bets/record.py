@@ -32,7 +32,7 @@ from ..events import Event
 from ..experiment import Experiment, open_experiment
 from . import outcome as O
 
-VIA: ContextVar[str] = ContextVar("exante_bet_via", default="python -m")
+VIA: ContextVar[str | None] = ContextVar("exante_bet_via", default=None)  # "exante run" sets it
 LAST_RUN: ContextVar[str | None] = ContextVar("exante_bet_last_run", default=None)
 
 
@@ -100,7 +100,8 @@ def _run_locked(module: Path, exp: Experiment, experiment: Callable) -> O.BetOut
     run_id = f"{module.stem}-r{len(exp.history.of(Event.RUN_STARTED)) + 1}"
     code = code_hashes(module, exp)
     ctx = BetRun(module.stem, run_id, len(now.current), criteria.repeats, digest, module)
-    common = {"run_id": run_id, "plan_sha256": digest, "via": VIA.get(), "repeat": ctx.repeat,
+    common = {"run_id": run_id, "plan_sha256": digest, "via": VIA.get() or _via(module),
+              "repeat": ctx.repeat,
               "code": code}
     started = exp.append(Event.RUN_STARTED, {**common, "run_ids": [run_id], "pid": os.getpid()})
     LAST_RUN.set(run_id)
@@ -113,6 +114,14 @@ def _run_locked(module: Path, exp: Experiment, experiment: Callable) -> O.BetOut
                                       "traceback": traceback.format_exc()[-4000:]})
         raise
     return _record_ok(module, exp, started, common, payload)
+
+
+def _via(module: Path) -> str:
+    """How the bet was started when not by `exante run`: as the main module, or from Python."""
+    import sys
+
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    return "python -m" if main and Path(main).resolve() == module else "python"
 
 
 def _check_payload(payload: Any, module: Path) -> None:
