@@ -93,3 +93,18 @@ def test_judge_and_combine_follow_the_tier_order():
     assert family.combine(["STRICT", "LENIENT"]) == "LENIENT"
     assert family.combine(["STRICT", "FAIL"]) == "FAIL"
     assert family.combine(["FAIL", "CATASTROPHIC"]) == "CATASTROPHIC"
+
+
+@pytest.mark.parametrize("statement", ["from experiments.bets._helpers import SCALE",
+                                       "from ._helpers import SCALE",
+                                       "from . import _helpers"])
+def test_every_file_the_bet_imports_from_its_folder_is_sealed(project, cli, statement):
+    bet = make_bet(project, "probe")
+    (bet.parent / "_helpers.py").write_text("SCALE = 1.0\n")
+    bet.write_text(bet.read_text().replace("import random\n", f"import random\n\n{statement}\n",
+                                           1))
+    locked = cli("lock", bet)
+    assert locked.exit_code == 0 and "code:_helpers.py" in locked.output, locked.output
+    (bet.parent / "_helpers.py").write_text("SCALE = 2.0\n")
+    ran = cli("run", bet)
+    assert ran.exit_code == 1 and "code:_helpers.py" in ran.output

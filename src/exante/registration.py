@@ -161,37 +161,51 @@ def bet_code_files(module: Path) -> list[Path]:
     todo = [module]
     while todo:
         here = todo.pop()
-        for dep in _local_imports(here):
+        for dep in _local_imports(here, module.parent):
             if dep != module and dep not in seen:
                 seen.append(dep)
                 todo.append(dep)
     return sorted(seen)
 
 
-def _local_imports(path: Path) -> list[Path]:
+def _local_imports(path: Path, home: Path) -> list[Path]:
+    """Files `path` imports that live in the bet's folder `home` (or below it), whether
+    imported relatively (``from ._common import x``) or by a dotted path from any folder
+    above (``from experiments.bets._common import x``). Installed packages are not followed."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"))
     except (SyntaxError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a Python module ({exc})") from exc
+    out = []
+    for level, name in _imported_names(tree):
+        if level:
+            bases = [path.parents[level - 1]] if level <= len(path.parents) else []
+        else:
+            bases = [path.parent, *path.parent.parents]
+        found = next((c for b in bases for c in _module_file(b, name)
+                      if level or c.parent == home or home in c.parents), None)
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def _imported_names(tree: ast.Module) -> list[tuple[int, str]]:
+    """(level, dotted name) of every import, with `from a import b` also as `a.b`."""
     names: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            if node.module:
-                names.append((node.level, node.module))
-            names += [(node.level, a.name) for a in node.names if node.level and not node.module]
+            prefix = f"{node.module}." if node.module else ""
+            names += [(node.level, node.module)] if node.module else []
+            names += [(node.level, prefix + a.name) for a in node.names if a.name != "*"]
         elif isinstance(node, ast.Import):
             names += [(0, a.name) for a in node.names]
-    out = []
-    for level, name in names:
-        base = path.parent
-        for _ in range(max(level - 1, 0)):
-            base = base.parent
-        target = base.joinpath(*name.split("."))
-        for candidate in (target.with_suffix(".py"), target / "__init__.py"):
-            if candidate.is_file() and (level or candidate.parent == path.parent):
-                out.append(candidate.resolve())
-                break
-    return out
+    return names
+
+
+def _module_file(base: Path, name: str) -> list[Path]:
+    target = base.joinpath(*name.split("."))
+    return [c.resolve() for c in (target.with_suffix(".py"), target / "__init__.py")
+            if c.is_file()]
 
 
 def bet_fingerprints(module: Path) -> dict[str, str]:

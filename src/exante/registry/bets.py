@@ -99,7 +99,9 @@ def _apply_outcome(entry: Entry, result: BetOutcome) -> None:
     entry.verdict, entry.tier = result.verdict, None
     entry.verdict_source, entry.verdict_reasons = JUDGED, list(result.reasons)
     entry.rules = [f"{t}: `{c.tiers[t]}` (reads {', '.join(c.reads[t])})" for t in c.tiers]
-    entry.retracts = [dict(r) for r in c.retracts]
+    declared = {r["id"] for r in c.retracts}  # CRITERIA first, then "Retracts:" docstring lines
+    entry.retracts = [dict(r) for r in c.retracts] + [r for r in entry.retracts
+                                                      if r["id"] not in declared]
     entry.traps = _controls_summary(result)
     entry.bet = {"judged_by": "exante", **result.to_dict(),
                  "not_claimed": list(c.not_claimed)}
