@@ -137,6 +137,7 @@ def test_a_crash_is_recorded_as_a_failed_run(project, cli):
     failed = history(bet).of(Event.RUN_FAILED)
     assert len(failed) == 1 and failed[0].data["error"] == "out of memory"
     assert outcome_of(bet).verdict == "INCONCLUSIVE"
+    assert history(bet).last(Event.DECIDED).data["verdict"] == "INCONCLUSIVE"
     assert cli("run", bet).exit_code == 1  # the crash used the registered run
 
 

@@ -109,9 +109,11 @@ def _run_locked(module: Path, exp: Experiment, experiment: Callable) -> O.BetOut
         payload = experiment(ctx)
         _check_payload(payload, module)
     except BaseException as exc:
-        exp.append(Event.RUN_FAILED, {**common, "metrics": {}, "error_kind": type(exc).__name__,
-                                      "error": str(exc)[:2000],
-                                      "traceback": traceback.format_exc()[-4000:]})
+        failed = exp.append(Event.RUN_FAILED, {**common, "metrics": {},
+                                               "error_kind": type(exc).__name__,
+                                               "error": str(exc)[:2000],
+                                               "traceback": traceback.format_exc()[-4000:]})
+        _decide(exp, exp.history.extended([started, failed]), digest)
         raise
     return _record_ok(module, exp, started, common, payload)
 
@@ -137,16 +139,22 @@ def _record_ok(module: Path, exp: Experiment, started, common: dict, payload: di
     ok = exp.append(Event.RUN_OK, {**common, "payload": payload, "metrics": metrics})
     history = exp.history.extended([started, ok])
     judged = O.judge_record(history, ok)
+    history = _decide(exp, history, common["plan_sha256"])
     final = O.outcome(history)
-    if final.decided:
-        head = exp.append(Event.DECIDED, {"family": "bet", "verdict": final.verdict,
-                                          "plan_sha256": common["plan_sha256"],
-                                          "runs": [r.run_id for r in final.current],
-                                          "reasons": list(final.reasons),
-                                          "deviated": final.deviated})
-        history = history.extended([head])
     write_results(module, judged, final)
-    return O.outcome(history)
+    return final
+
+
+def _decide(exp: Experiment, history, digest: str):
+    """Record DECIDED once every registered run under the lock in force has finished."""
+    final = O.outcome(history)
+    if not final.decided:
+        return history
+    head = exp.append(Event.DECIDED, {"family": "bet", "verdict": final.verdict,
+                                      "plan_sha256": digest,
+                                      "runs": [r.run_id for r in final.current],
+                                      "reasons": list(final.reasons), "deviated": final.deviated})
+    return history.extended([head])
 
 
 def write_results(module: Path, run: O.RunOutcome, final: O.BetOutcome) -> Path:
