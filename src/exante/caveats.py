@@ -36,6 +36,7 @@ def caveats_for(plan: Plan, analysis: dict[str, Any], result: dict[str, Any]) ->
     out += _outliers(plan, cells, arms)
     out += _zero_variance(cells)
     out += _failed(plan, cells)
+    out += _untrained(plan, analysis)
     if result.get("deviated"):
         out.append(_c("DEVIATED", "the plan was amended after runs had started; see the "
                                   "amendments: the result is not what was pre-registered"))
@@ -151,6 +152,21 @@ def _failed(plan: Plan, cells: list[dict]) -> list[dict]:
     kinds = sorted({f["error_kind"] or "?" for c in cells for f in c["failed"]})
     return [_c("FAILED_RUNS", f"{n} run(s) failed ({', '.join(kinds)}); per the plan they are "
                               f"{how}, and every one is listed in the ledger")]
+
+
+def _untrained(plan: Plan, analysis: dict[str, Any]) -> list[dict]:
+    marked = analysis.get("untrained") or []
+    if not marked:
+        return []
+    how = {"exclude": "excluded from every statistic", "keep": "kept in the analysis as they are",
+           "count_as_worst": f"scored as the registered worst value {plan.failures.worst}"
+           }[plan.failures.untrained]
+    shown = "; ".join(f"{m['cell']} seed {m['seed']} ({m['why'].split(': ', 1)[-1]})"
+                      for m in marked[:6]) + (f"; and {len(marked) - 6} more"
+                                              if len(marked) > 6 else "")
+    return [_c("UNTRAINED_RUNS", f"{len(marked)} run(s) ran but did not train by the registered "
+                                 f"rule failures.untrained_if `{plan.failures.untrained_if}`; "
+                                 f"per the plan they are {how}: {shown}")]
 
 
 def _wall_clock_confound(cells: list[dict], result: dict) -> list[dict]:

@@ -197,7 +197,23 @@ def flow(result: Result, *, per_cell: bool = True) -> Section:
                 for c in view.cells(result) for x in c.get("failed") or []]
     if failures:
         blocks.append(Table(["Cell", "Seed", "Kind", "Error (first line)"], failures))
+    blocks += untrained(result)
     return Section("Flow of runs", blocks)
+
+
+def untrained(result: Result) -> list:
+    """The runs the registered `failures.untrained_if` rule marked, each named with its numbers."""
+    marked = result.get("untrained") or []
+    if not marked:
+        return []
+    policy = {"exclude": "excluded from every statistic", "keep": "kept as they are",
+              "count_as_worst": "scored as the registered worst value"}
+    how = policy.get(marked[0].get("policy"), str(marked[0].get("policy")))
+    rows = [[m.get("run_id", ""), m.get("cell", ""), str(m.get("seed")), m.get("why", "")]
+            for m in marked]
+    return [Para(f"{len(marked)} run(s) ran but did not train by the registered rule "
+                 f"(failures.untrained_if); per the plan they are {how}:", kind="warn"),
+            Table(["Run", "Cell", "Seed", "Why (the rule and its numbers)"], rows)]
 
 
 def not_shown(result: Result, plan=None) -> Section:

@@ -1,0 +1,118 @@
+"""Runs that ran but did not train, marked by the plan's registered rule.
+
+`failures.untrained_if` is a run rule (`rules.parse_run_rule`) such as
+``train_acc < 0.5 * cell.median(train_acc)``: judged on each finished run of
+the design's cells (baseline and arms; traps and τ are controls with their own
+registered checks), with ``cell.median(...)`` taken over the finished runs of
+the same cell, the run itself included. `failures.untrained` registers what a
+marked run counts as, before any run exists:
+
+- ``exclude``: left out of every statistic (its value is None in result.json);
+- ``keep``: analysed as it is (named, but its value stands);
+- ``count_as_worst``: scored as `failures.worst`.
+
+Every marked run is named, with the numbers that marked it, in result.json
+(``untrained``), in the caveat ``UNTRAINED_RUNS`` and in every report: nothing
+is dropped silently. A run whose metrics the rule cannot read (a metric it
+names is missing) is not marked; the rule is then undecided for it.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import statistics
+from typing import Any, Iterable, Mapping
+
+from . import rules
+from .design import ARM, BASELINE
+from .events import Event
+from .spec import Plan
+
+STATS = {"median": statistics.median, "mean": statistics.fmean, "min": min, "max": max,
+         "sd": lambda xs: statistics.stdev(xs) if len(xs) >= 2 else None}
+
+
+def rule_of(plan: Plan) -> rules.Rule | None:
+    """The registered run rule, parsed (None when the plan registers none)."""
+    when = plan.failures.untrained_if
+    if when is None:
+        return None
+    return rules.parse_run_rule(when, where="failures.untrained_if", file=str(plan.path),
+                                metrics=tuple(m.name for m in plan.metrics))
+
+
+def mark(plan: Plan, results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every finished design run the registered rule marks, in (cell, seed) order."""
+    rule = rule_of(plan)
+    if rule is None:
+        return []
+    refs = _references(rule)
+    out = []
+    for cell, records in sorted(_by_cell(results).items()):
+        table = _cell_table(records, refs)
+        for record in sorted(records, key=lambda r: r["data"]["seed"]):
+            scope = {**_run_metrics(record, rule), "cell": table}
+            if rule.evaluate(scope) is True:
+                out.append(_marked(plan, record, _why(rule, scope, refs)))
+    return out
+
+
+def overrides(plan: Plan, marked: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """run id -> the value the analysis uses instead of the run's metric (per the policy)."""
+    policy = plan.failures.untrained
+    if policy == "exclude":
+        return {m["run_id"]: math.nan for m in marked}
+    if policy == "count_as_worst":
+        return {m["run_id"]: float(plan.failures.worst) for m in marked}
+    return {}
+
+
+def _by_cell(results: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    out: dict[str, list[Mapping[str, Any]]] = {}
+    for record in results:
+        data = record["data"]
+        if record["event"] == Event.RUN_OK and data.get("role") in (BASELINE, ARM):
+            out.setdefault(data["cell"], []).append(record)
+    return out
+
+
+def _references(rule: rules.Rule) -> list[tuple[str, str]]:
+    """(statistic, metric) of every `cell.stat(metric)` the rule reads."""
+    found = {(n.func.attr, n.args[0].id) for n in ast.walk(rule.tree)
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+    return sorted(found)
+
+
+def _finite(value: Any) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def _cell_table(records: list[Mapping[str, Any]], refs: list[tuple[str, str]]
+                ) -> dict[str, dict[str, float | None]]:
+    table: dict[str, dict[str, float | None]] = {}
+    for stat, metric in refs:
+        xs = [x for x in (_finite(r["data"]["metrics"].get(metric)) for r in records)
+              if x is not None]
+        table.setdefault(metric, {})[stat] = STATS[stat](xs) if xs else None
+    return table
+
+
+def _run_metrics(record: Mapping[str, Any], rule: rules.Rule) -> dict[str, float | None]:
+    metrics = record["data"]["metrics"]
+    return {name: _finite(metrics.get(name)) for name in rule.names if name != "cell"}
+
+
+def _why(rule: rules.Rule, scope: Mapping[str, Any], refs: list[tuple[str, str]]) -> str:
+    shown = [f"{k} = {v:.4g}" for k, v in sorted(scope.items()) if k != "cell"]
+    shown += [f"cell.{stat}({metric}) = {scope['cell'][metric][stat]:.4g}"
+              for stat, metric in refs]
+    return f"{rule.source}: {', '.join(shown)}"
+
+
+def _marked(plan: Plan, record: Mapping[str, Any], why: str) -> dict[str, Any]:
+    d = record["data"]
+    return {"run_id": d["run_id"], "cell": d["cell"], "seed": d["seed"], "why": why,
+            "policy": plan.failures.untrained,
+            "value": _finite(d["metrics"].get(plan.primary.name)) if plan.primary else None}
