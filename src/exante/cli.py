@@ -392,9 +392,10 @@ def _summary(record: dict[str, Any]) -> str:
 
 def _register_record_commands() -> None:
     from .cli_agent import COMMANDS as AGENT
+    from .cli_pilot import COMMANDS as PILOT
     from .cli_records import COMMANDS
 
-    for command in (*COMMANDS, *AGENT):
+    for command in (*COMMANDS, *AGENT, *PILOT):
         main.add_command(command)
 
 
