@@ -351,6 +351,17 @@ def status(path: Path, as_json: bool) -> None:
     for role, counts in sorted(data["by_role"].items()):
         click.echo(f"  {role:9s} {counts['completed']}/{counts['planned']} ok, "
                    f"{counts['failed']} failed")
+    _print_blind(data)
+
+
+def _print_blind(data: dict[str, Any]) -> None:
+    blind, interim = data.get("blind"), data.get("interim")
+    if not blind or not blind["active"]:
+        return
+    click.echo(f"  {', '.join(blind['metrics'])} is blind until the registered sweep is complete "
+               f"({blind['done']}/{blind['planned']} runs); showing {blind['shown'] or 'nothing'}")
+    for role, row in ((interim or {}).get("by_role") or {}).items():
+        click.echo(f"  {role:9s} {interim['metric']} mean {row['mean']:.4g} over {row['n']} run(s)")
 
 
 @main.command()
@@ -369,6 +380,10 @@ def log(target: str, root: Path | None, as_json: bool) -> None:
     for r in records:
         click.echo(f"{r['seq']:5d} {r['ts'][:19]} {r['event']:14s} {_summary(r)}")
     click.echo(f"chain OK, {len(records)} records, head {records[-1]['hash'][:16] if records else '-'}")
+    if data.get("blind"):
+        b = data["blind"]
+        click.echo(f"{', '.join(b['metrics'])} is blind until the registered sweep is complete "
+                   f"({b['done']}/{b['planned']} runs); runs show {b['shown'] or 'other metrics'}")
 
 
 def _summary(record: dict[str, Any]) -> str:

@@ -241,6 +241,7 @@ def decide(plan_path: Path) -> dict[str, Any]:
     """Compute the verdict, write result.json next to the ledger, record DECIDED. Returns it."""
     exp = open_experiment(plan_path)  # the one read of the ledger, verified
     _, plan, current = registration.verify_all(exp.plan_path, exp.history, plan=exp.plan)
+    blind = _check_blind(exp)
     analysis = analyse(exp)
     plan, history = analysis["plan"], exp.history
     verdict_, tier, reasons = verdict(plan, analysis, current.killed)
@@ -265,6 +266,7 @@ def decide(plan_path: Path) -> dict[str, Any]:
     }
     result["caveats"] = caveats_for(plan, analysis, result)
     _label_retrospective(result, history)
+    result["unblinded"] = _unblind(exp, blind)
     exp.result_path.write_text(json.dumps(result, indent=2, sort_keys=False, default=str) + "\n",
                                encoding="utf-8")
     exp.append(Event.DECIDED, {"verdict": verdict_, "tier": tier,
@@ -273,6 +275,27 @@ def decide(plan_path: Path) -> dict[str, Any]:
                                                         "caveats": [c["code"] for c in
                                                                     result["caveats"]]})
     return result
+
+
+def _check_blind(exp: Experiment):
+    """Refuse while a test-split metric is blind (registered runs missing); its state."""
+    from . import blinding
+    from .status import status
+
+    blind = blinding.state(exp.plan, status(exp.plan_path, experiment=exp))
+    blinding.check_decidable(blind, str(exp.plan_path))
+    return blind
+
+
+def _unblind(exp: Experiment, blind) -> dict[str, Any] | None:
+    """Record TEST_UNBLINDED at the first decide that shows test numbers; when it was."""
+    from . import blinding
+
+    data = blinding.unblinding(exp.plan, blind, exp.history)
+    if data is None:
+        return blinding.unblinded(exp.history)
+    record = exp.append(Event.TEST_UNBLINDED, data)
+    return {"seq": record.seq, "ts": record.ts, **data}
 
 
 def _label_retrospective(result: dict[str, Any], records: list[dict]) -> None:

@@ -188,14 +188,34 @@ def decide(path: Path) -> dict[str, Any]:
 
 
 def log(path: Path) -> dict[str, Any]:
+    """Every ledger record; a test-split metric's values masked while it is blind."""
+    from .. import blinding
     from .. import ledger as L
     from ..paths import ledger_path
 
     records = L.Ledger(ledger_path(path)).records()  # verifies the chain or raises
+    blind = _blind_state(path, records)
+    shown = [blinding.masked(blind, r) for r in records] if blind is not None else records
+    extra = {"blind": blind.to_dict()} if blind is not None and blind.active else {}
     return envelope("log", {"path": str(ledger_path(path)), "chain_ok": True,
                             "count": len(records),
                             "head": records[-1]["hash"] if records else L.GENESIS,
-                            "records": records})
+                            "records": shown, **extra})
+
+
+def _blind_state(path: Path, records: list[dict[str, Any]]):
+    """The plan's blind state (None without test-split metrics or for a bet module)."""
+    from .. import blinding
+    from ..experiment import open_experiment
+    from ..history import History
+    from ..status import status as run_status
+
+    if Path(path).suffix == ".py":
+        return None
+    exp = open_experiment(path, history=History(records))
+    if not exp.plan.blind_metrics():
+        return None
+    return blinding.state(exp.plan, run_status(path, experiment=exp))
 
 
 # ---------------------------------------------------------------- the record
