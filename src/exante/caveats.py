@@ -28,7 +28,8 @@ def caveats_for(plan: Plan, analysis: dict[str, Any], result: dict[str, Any]) ->
     cells, comps = analysis["cells"], analysis["comparisons"]
     arms = [c for c in comps if c["role"] == ARM]
     out: list[dict[str, str]] = []
-    out += _low_power(plan, cells, result.get("design_check"))
+    out += _low_power(plan, cells, result.get("design_check"), result.get("design_check_observed"))
+    out += _untestable(result.get("design_check_observed"))
     out += _optional_stopping(analysis)
     out += _winners_curse(result, arms, cells)
     out += _multiplicity(plan, comps)
@@ -50,7 +51,8 @@ def caveats_for(plan: Plan, analysis: dict[str, Any], result: dict[str, Any]) ->
     return out
 
 
-def _low_power(plan: Plan, cells: list[dict], check: dict | None) -> list[dict]:
+def _low_power(plan: Plan, cells: list[dict], check: dict | None,
+               seen: dict | None = None) -> list[dict]:
     ns = [c["stats"]["n"] for c in cells if c["role"] in (BASELINE, ARM)]
     if not ns or min(ns) > 5:
         return []
@@ -58,10 +60,33 @@ def _low_power(plan: Plan, cells: list[dict], check: dict | None) -> list[dict]:
     power = (f"this design's power at d = {check['smallest_effect']:g} is "
              f"{check['power']:.0%} (design check)" if check and check.get("power") is not None
              else "the seed-003 rule's power at d = 1 is about 22%")
+    if seen and seen.get("power") is not None and seen.get("sigma_observed"):
+        power = _observed_power(check, seen)
     runs = "1 run" if min(ns) == 1 else f"{min(ns)} runs"
     return [_c("LOW_POWER", f"only {runs} per cell at the least: a NEUTRAL or non-significant "
                             f"result is not evidence of no effect ({power}); {need} seeds per "
                             f"group give 80% power at d = 1")]
+
+
+def _observed_power(check: dict | None, seen: dict) -> str:
+    """LOW_POWER's figures from the data: the power at the observed σ beside the assumed one."""
+    assumed = (f"{check['power']:.0%} at the assumed σ {_g(seen.get('sigma_assumed'))} (design "
+               "check at lock)" if check and check.get("power") is not None else "not checked")
+    return (f"power at the registered smallest effect ({_g(seen.get('smallest_effect_units'))}) "
+            f"is {seen['power']:.0%} at the observed σ {_g(seen['sigma_observed'])}, "
+            f"against {assumed}")
+
+
+def _g(x: Any) -> str:
+    return "—" if x is None else f"{x:.3g}"
+
+
+def _untestable(seen: dict | None) -> list[dict]:
+    """Claims the data could not have decided, said plainly (`observed.lines`)."""
+    said = (seen or {}).get("lines") or []
+    if not said:
+        return []
+    return [_c("UNTESTABLE", "at the observed σ: " + "; ".join(said))]
 
 
 def _optional_stopping(analysis: dict) -> list[dict]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import families, registration, stats, untrained
+from . import families, observed, registration, stats, untrained
 from .caveats import caveats_for
 from .design import ARM, BASELINE, TAU, TRAP, design_cells
 from .errors import InputError
@@ -264,6 +264,8 @@ def decide(plan_path: Path) -> dict[str, Any]:
         "retracts": list(plan.retracts), "ladder": dict(plan.ladder),
         "untrained": analysis.untrained,
     }
+    result["design_check_observed"] = observed.check(plan, analysis.cells, analysis.factorial,
+                                                     result["design_check"])
     result["caveats"] = caveats_for(plan, analysis, result)
     _label_retrospective(result, history)
     result["unblinded"] = _unblind(exp, blind)

@@ -119,7 +119,36 @@ def design_check(result: Result) -> Section:
             else "NEVER flips: it cannot decide anything")] for g in gates]))
     if dc.get("note"):
         blocks.append(Para(str(dc["note"])))
+    blocks += against_data(result)
     return Section("Design check", blocks)
+
+
+def against_data(result: Result) -> list:
+    """The design check held against the data: assumed σ beside observed, power, CI widths."""
+    seen = result.get("design_check_observed")
+    if not seen:
+        return []
+    rows = [["σ assumed at lock", f"{fmt.num(seen.get('sigma_assumed'))} "
+                                  f"({seen.get('sigma_source') or '—'})"],
+            ["σ observed", f"{fmt.num(seen.get('sigma_observed'))} ({seen.get('sigma_observed_how')}"
+                           f", df {seen.get('sigma_observed_df')})"]]
+    rows += [[f"σ observed, {s['name']} stratum (√MS)", f"{fmt.num(s['sigma'])} (df {s['df']})"]
+             for s in seen.get("strata") or []]
+    rows.append(["power at the smallest effect, observed σ", fmt.frac(seen.get("power"))])
+    for factor, row in (seen.get("factors") or {}).items():
+        text = f"CI half-width {fmt.num(row.get('ci_half_width'))}"
+        if row.get("margin") is not None:
+            text += (f" vs margin ±{row['margin']:g} ("
+                     + ("equivalence testable" if row.get("equivalence_testable") else
+                        "equivalence NOT testable") + ")")
+        if row.get("power") is not None:
+            text += f"; power {fmt.frac(row['power'])}"
+        rows.append([f"{factor} at the observed σ", text])
+    blocks: list = [Para("Held against the data (after the runs):"),
+                    Table(["Assumed vs observed", "Value"], rows)]
+    if seen.get("lines"):
+        blocks.append(Bullets(list(seen["lines"])))
+    return blocks
 
 
 def verdict(result: Result) -> Section:

@@ -1,0 +1,137 @@
+"""The design check held against the data: assumed σ beside observed, and what it implies.
+
+The plan assumes σ = 0.005; the runs scatter with σ ≈ 0.02. At that σ the
+registered ±0.01 equivalence margin for factor b cannot be met (the CI
+half-width is wider than the margin), and result.json, the caveats (LOW_POWER
+reads the observed figures; UNTESTABLE says it plainly, with the seed count
+that would make it testable) and the report say so.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+import pytest
+from scipy import stats as sps
+
+from exante import registration, runner
+from exante.decide import decide
+from exante.report import render_report
+
+TRIAL = """\
+import math
+
+
+def train(params, seed, ctx):
+    wobble = 0.02 * math.sin(7 * seed + 3 * params["a"] + 5 * params["b"])
+    return {"score": 0.7 + 0.05 * params["a"] + wobble}
+"""
+
+FACTORIAL = """\
+experiment_id: {name}
+hypothesis: a raises the score; b does nothing.
+metrics: {{primary: {{name: score, direction: higher}}}}
+design:
+  factors: {{a: [0, 1], b: [0, 1]}}
+  baseline: {{a: 0, b: 0}}
+  seeds: [1, 2, 3]
+trial: {{python: {module}:train}}
+decision: {{rule: factorial, equivalence_margin: 0.01, smallest_effect: 1.0, sigma_guess: 0.005}}
+sha256: ""
+"""
+
+ARMS = """\
+experiment_id: {name}
+hypothesis: the arm scores higher.
+metrics: {{primary: {{name: score, direction: higher}}}}
+design:
+  baseline: {{a: 0, b: 0}}
+  arms: {{treated: {{a: 0, b: 1}}}}
+  seeds: [1, 2, 3, 4]
+trial: {{python: {module}:train}}
+decision: {{rule: threshold, acceptance: "experiment.mean > baseline.mean", sigma_guess: 0.005}}
+sha256: ""
+"""
+
+
+def run(tmp_path: Path, name: str, body: str) -> tuple[Path, dict]:
+    folder = tmp_path / name
+    folder.mkdir()
+    module = f"trial_observed_{name.replace('-', '_')}"
+    (folder / f"{module}.py").write_text(TRIAL)
+    plan = folder / "prereg.yaml"
+    plan.write_text(body.format(name=name, module=module))
+    registration.lock(plan)
+    runner.run(plan, runner.RunOptions(executor="inline"))
+    return plan, decide(plan)
+
+
+def pooled(cells: list[dict]) -> float:
+    ss = df = 0.0
+    for c in cells:
+        xs = [v for v in c["values"] if v is not None]
+        m = sum(xs) / len(xs)
+        ss += sum((x - m) ** 2 for x in xs)
+        df += len(xs) - 1
+    return math.sqrt(ss / df)
+
+
+def power(ncp: float, df: float) -> float:
+    t = sps.t.ppf(0.975, df)
+    return sps.nct.sf(t, df, ncp) + sps.nct.cdf(-t, df, ncp)
+
+
+def test_observed_sigma_power_and_equivalence_width_sit_beside_the_assumed(tmp_path):
+    plan, result = run(tmp_path, "observed-factorial", FACTORIAL)
+    seen = result["design_check_observed"]
+    cells = [c for c in result["cells"] if c["role"] in ("baseline", "arm")]
+    assert seen["sigma_assumed"] == 0.005 and seen["sigma_source"] == "decision.sigma_guess"
+    assert seen["sigma_observed"] == pytest.approx(pooled(cells), rel=1e-12)
+    assert seen["sigma_observed_df"] == 8
+    assert seen["sigma_ratio"] == pytest.approx(pooled(cells) / 0.005)
+
+    effect = next(e for e in result["factorial"]["main_effects"]["effects"] if e["factor"] == "b")
+    level = next(lv for lv in effect["levels"] if lv.get("se"))
+    half = (level["ci_high"] - level["ci_low"]) / 2
+    b = seen["factors"]["b"]
+    assert b["ci_half_width"] == pytest.approx(half, rel=1e-9)
+    assert half > 0.01 and b["equivalence_testable"] is False
+    se, df = level["se"], result["factorial"]["main_effects"]["df_resid"]
+    need = next(m for m in range(2, 200)
+                if sps.t.ppf(0.975, df * (m - 1) / 2) * se * math.sqrt(3 / m) < 0.01)
+    assert b["seeds_to_test_equivalence"] == need and need > 3
+    assert b["power"] == pytest.approx(power(0.005 / se, df), rel=1e-9)  # smallest effect 1 σ
+    assert seen["power"] == min(f["power"] for f in seen["factors"].values())
+
+    said = " ".join(seen["lines"])
+    assert "b: a NO_EFFECT (equivalence) claim could not have succeeded" in said
+    assert f"{need} seeds per cell would make it testable" in said
+    caveats = {c["code"]: c["message"] for c in result["caveats"]}
+    assert f"{need} seeds per cell would make it testable" in caveats["UNTESTABLE"]
+    assert "at the observed σ" in caveats["LOW_POWER"] and "assumed σ 0.005" in \
+        caveats["LOW_POWER"]
+    md = render_report(plan)[0].read_text()
+    assert "σ observed" in md and "equivalence NOT testable" in md
+    assert "could not have succeeded" in md
+
+
+def test_arms_get_the_two_sample_power_at_the_observed_sigma(tmp_path):
+    _, result = run(tmp_path, "observed-arms", ARMS)
+    seen = result["design_check_observed"]
+    arms = seen["arms"]
+    se = seen["sigma_observed"] * math.sqrt(1 / 4 + 1 / 4)
+    assert arms["power"] == pytest.approx(power(0.005 / se, 6), rel=1e-9)
+    assert seen["factors"] is None and seen["power"] == arms["power"]
+    need = arms["seeds_for_80_power"]
+    assert power(0.005 / (seen["sigma_observed"] * math.sqrt(2 / need)), 2 * need - 2) >= 0.8
+    assert power(0.005 / (seen["sigma_observed"] * math.sqrt(2 / (need - 1))),
+                 2 * need - 4) < 0.8
+
+
+def test_an_older_result_without_the_block_still_reads(tmp_path):
+    from exante.results import Result
+
+    r = Result.from_dict({"schema": 1, "plan_sha256": "x", "verdict": "PASS", "cells": []})
+    assert r.design_check_observed is None and r.untrained == ()
