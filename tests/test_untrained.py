@@ -17,7 +17,7 @@ import pytest
 from exante import registration, runner
 from exante.decide import decide
 from exante.errors import PlanError
-from exante.report import render_report
+from exante.report import render_deck, render_paper, render_report
 from exante.spec import load_plan
 
 TRIAL = """\
@@ -89,6 +89,10 @@ def test_the_registered_rule_marks_the_untrained_run_and_every_output_names_it(t
     md, html = md_path.read_text(), html_path.read_text()
     for text in (md, html):
         assert "arm__a-1_b-1__s2" in text and "did not train" in text
+    paper = render_paper(plan, pdf=False)[0].read_text()
+    assert "arm__a-1_b-1__s2" in paper and "Runs that did not train" in paper
+    deck = render_deck(plan).read_text()
+    assert "Did not train (registered rule): 1 run(s), exclude: a=1, b=1 seed 2" in deck
 
 
 def test_keep_and_count_as_worst_are_what_the_plan_registered(tmp_path):

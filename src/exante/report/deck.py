@@ -148,6 +148,11 @@ def _flow_slide(ctx: Ctx) -> Slide:
     items = [f"Registered {f.get('planned', '—')} runs → ran {f.get('run', '—')} → finished "
              f"{f.get('ok', '—')} → analysed {f.get('analysed', '—')}",
              f"Failed: {f.get('failed', 0)}; not run: {f.get('not_run', 0)}"]
+    marked = ctx.r.get("untrained") or []
+    if marked:
+        items.append(f"Did not train (registered rule): {len(marked)} run(s), "
+                     f"{marked[0].get('policy')}: " + ", ".join(
+                         f"{m.get('cell')} seed {m.get('seed')}" for m in marked[:4]))
     controls = controls_sentence(ctx)
     if controls:
         items.append(controls)

@@ -216,7 +216,7 @@ def flow(result: Result, *, per_cell: bool = True) -> Section:
     if reasons:
         blocks.append(Bullets(reasons))
     if not per_cell:
-        return Section("Flow of runs", blocks)
+        return Section("Flow of runs", blocks + untrained(result))
     rows = [[c["name"], c.get("role", ""), str(len(c.get("seeds") or [])),
              str(len(c.get("failed") or [])), str((c.get("stats") or {}).get("n", 0))]
             for c in view.cells(result)]
