@@ -12,6 +12,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from exante import registration, runner
 from exante.decide import decide
 from exante.history import History
@@ -112,3 +114,22 @@ def test_the_first_decide_after_the_sweep_records_when_test_numbers_were_shown(t
     assert "test_score=" in log.stdout and "is blind" not in log.stdout
     status = json.loads(cli("status", str(plan), "--json").stdout)
     assert status["blind"]["active"] is False and status["interim"] is None
+
+
+def test_export_and_mlflow_wait_for_the_sweep_too(tmp_path, cli):
+    plan = make(tmp_path, "blind-export")
+    runner.run(plan, runner.RunOptions(executor="inline", max_runs=2))
+    out = tmp_path / "runs.csv"
+    assert cli("export", str(plan), "--out", str(out)).exit_code == 0
+    header = out.read_text().splitlines()[0].split(",")
+    assert "val_score" in header and "test_score" not in header
+    assert no_test_numbers(out.read_text())
+    pytest.importorskip("mlflow")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    res = cli("run", str(plan), "--executor", "inline", "--max-runs", "1", "--quiet",
+              "--log-to", f"mlflow:{store}")
+    assert res.exit_code == 0 and "nothing logged: test_score is blind" in res.stderr
+    res = cli("run", str(plan), "--executor", "inline", "--quiet", "--log-to", f"mlflow:{store}")
+    assert res.exit_code == 0 and "logged 6 run(s)" in res.stderr
+    cli("export", str(plan), "--out", str(out))
+    assert "test_score" in out.read_text().splitlines()[0]

@@ -16,7 +16,8 @@ while the sweep can still be changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, Iterable, Mapping
 
 from .errors import RefusedError
 from .events import Event
@@ -57,6 +58,20 @@ def state(plan: Plan, counts: Mapping[str, Any]) -> Blind:
     return Blind(plan.blind_metrics(), shown.name if shown else None,
                  int(counts["completed"]) + int(counts["failed"]), int(counts["planned"]),
                  bool(counts.get("killed")))
+
+
+def of_records(plan_path: Path | str, records: Iterable[Mapping[str, Any]]) -> Blind | None:
+    """The blind state of a plan whose ledger records are already read (None: nothing is blind,
+    or a bet module)."""
+    from .experiment import open_experiment
+    from .status import status
+
+    if Path(plan_path).suffix == ".py":
+        return None
+    exp = open_experiment(plan_path, history=History(records))
+    if not exp.plan.blind_metrics():
+        return None
+    return state(exp.plan, status(plan_path, experiment=exp))
 
 
 def during_sweep(plan: Plan) -> Blind:

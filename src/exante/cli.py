@@ -277,6 +277,9 @@ def _log_to(path: Path, log_to: str | None, uri: str | None) -> None:
     from .interop.mlflow_log import sync
 
     done = sync(path, uri)
+    if done.get("deferred"):
+        click.echo(f"mlflow: nothing logged: {done['deferred']}", err=True)
+        return
     click.echo(f"mlflow: logged {done['logged']} run(s) ({done['already']} already there) "
                f"under parent run {done['parent_run_id']} at {done['uri']}", err=True)
 

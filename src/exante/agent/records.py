@@ -206,16 +206,8 @@ def log(path: Path) -> dict[str, Any]:
 def _blind_state(path: Path, records: list[dict[str, Any]]):
     """The plan's blind state (None without test-split metrics or for a bet module)."""
     from .. import blinding
-    from ..experiment import open_experiment
-    from ..history import History
-    from ..status import status as run_status
 
-    if Path(path).suffix == ".py":
-        return None
-    exp = open_experiment(path, history=History(records))
-    if not exp.plan.blind_metrics():
-        return None
-    return blinding.state(exp.plan, run_status(path, experiment=exp))
+    return blinding.of_records(path, records)
 
 
 # ---------------------------------------------------------------- the record
