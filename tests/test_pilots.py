@@ -149,3 +149,19 @@ def test_level_selects_a_subset_of_cells(tmp_path, cli):
     res = cli("pilot", str(plan), "--seeds", "11,12", "--level", "x=1", "--executor", "inline")
     assert res.exit_code == 2 and "no factor 'x'" in res.stderr  # arms, not factors
     assert pilots(plan) == []
+
+
+def test_imported_pilots_keep_no_test_metric_and_count_for_sigma(tmp_path, cli):
+    plan = make(tmp_path, "pilot-import")
+    src = tmp_path / "pilots.csv"
+    src.write_text("x,seed,test_score,val_score\n0,21,0.91,0.50\n0,22,0.92,0.52\n"
+                   "1,21,0.93,0.61\n1,22,0.94,0.60\n")
+    res = cli("import", str(src), "--into", str(plan))
+    assert res.exit_code == 0, res.stderr
+    recorded = pilots(plan)
+    assert len(recorded) == 4 and all(set(d["metrics"]) == {"val_score"} for d in recorded)
+    assert "0.91" not in (plan.parent / "ledger.jsonl").read_text()
+    _, data = registration.lock(plan)
+    expected = math.sqrt((statistics.variance([0.50, 0.52]) + statistics.variance([0.61, 0.60]))
+                         / 2)
+    assert data["design_check"]["sigma"] == pytest.approx(expected, rel=1e-12)
