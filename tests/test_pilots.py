@@ -69,6 +69,8 @@ def test_pilots_record_the_validation_metric_only_and_never_count_as_runs(tmp_pa
     assert "test_score" not in (plan.parent / "ledger.jsonl").read_text()
     st = status(plan)
     assert (st["planned"], st["completed"], st["failed"], st["pending"]) == (6, 0, 0, 6)
+    assert st["pilots"] == 6
+    assert "6 PILOT run(s) (not registered runs)" in cli("status", str(plan)).stdout
     again = cli("pilot", str(plan), "--seeds", "11,12,13", "--executor", "inline")
     assert "6 already recorded, ran 0" in again.stdout and len(pilots(plan)) == 6
 

@@ -133,3 +133,18 @@ def test_a_rule_without_a_registered_policy_is_refused(tmp_path):
     plan.write_text(plan.read_text().replace(", untrained: exclude", ""))
     with pytest.raises(PlanError, match="failures.untrained"):
         load_plan(plan)
+
+
+@pytest.mark.parametrize("rule", ["train_acc < train_acc - 1", "train_acc >= 0 or train_acc < 0"])
+def test_a_rule_that_cannot_flip_is_refused_at_lock(tmp_path, rule, cli):
+    plan = make(tmp_path, f"untrained-stuck-{abs(hash(rule)) % 1000}", "exclude", rule=rule)
+    res = cli("lock", str(plan))
+    assert res.exit_code == 2 and "failures.untrained_if" in res.stderr
+    assert "cannot flip" in res.stderr
+
+
+def test_the_gate_is_recorded_at_lock(tmp_path):
+    plan = make(tmp_path, "untrained-gate", "exclude")
+    _, data = registration.lock(plan)
+    row = next(g for g in data["design_check"]["gates"] if g["rule"] == "failures.untrained_if")
+    assert row["expression"] == RULE and row["holds_at"] != row["fails_at"]

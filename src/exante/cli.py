@@ -354,6 +354,8 @@ def status(path: Path, as_json: bool) -> None:
     for role, counts in sorted(data["by_role"].items()):
         click.echo(f"  {role:9s} {counts['completed']}/{counts['planned']} ok, "
                    f"{counts['failed']} failed")
+    if data.get("pilots"):
+        click.echo(f"  pilots    {data['pilots']} PILOT run(s) (not registered runs)")
     _print_blind(data)
 
 

@@ -178,6 +178,10 @@ def lock(path: Path) -> tuple[str, dict[str, Any]]:
     from . import designcheck  # late: it loads scipy, which most verbs never need
 
     gate_rows = designcheck.gates(plan) if plan is not None else []  # refuse before sealing
+    if plan is not None:
+        from .untrained import gates as untrained_gates
+
+        gate_rows += untrained_gates(plan)
     digest = seal.lock(path)
     data = {"plan_sha256": digest, "plan_file": path.name, "fingerprints": prints,
             "experiment_id": plan.experiment_id if plan else path.stem}

@@ -54,7 +54,8 @@ def status(path: Path, *, plan: Plan | None = None,
            "killed": current.killed is not None, "kill": current.killed,
            "deviated": current.deviated, "amendments": len(current.amendments),
            "sealed": current.sealed_hash, "by_role": by_role, "stage2": stage2,
-           "reused_baseline": reused.get("source") if reused else None}
+           "reused_baseline": reused.get("source") if reused else None,
+           "pilots": len(history.pilots())}  # PILOT records: never counted as runs above
     _blind(plan, out, {i: results[i] for i in ids if i in results})
     return out
 

@@ -20,15 +20,18 @@ names is missing) is not marked; the rule is then undecided for it.
 from __future__ import annotations
 
 import ast
+import itertools
 import math
 import statistics
 from typing import Any, Iterable, Mapping
 
 from . import rules
 from .design import ARM, BASELINE
+from .errors import RuleError
 from .events import Event
 from .spec import Plan
 
+_GRID = (-1.0, 0.0, 0.05, 0.1, 0.3, 0.5, 0.8, 0.9, 1.0, 2.0, 100.0)
 STATS = {"median": statistics.median, "mean": statistics.fmean, "min": min, "max": max,
          "sd": lambda xs: statistics.stdev(xs) if len(xs) >= 2 else None}
 
@@ -56,6 +59,32 @@ def mark(plan: Plan, results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any
             if rule.evaluate(scope) is True:
                 out.append(_marked(plan, record, _why(rule, scope, refs)))
     return out
+
+
+def gates(plan: Plan) -> list[dict[str, Any]]:
+    """The lock's gate for the rule: some run must be marked and some not, on synthetic
+    inputs (a run's metrics at one value, its cell's statistics at another); else refused."""
+    rule = rule_of(plan)
+    if rule is None:
+        return []
+    refs = _references(rule)
+    seen: dict[bool, dict[str, float]] = {}
+    for run, cell in itertools.product(_GRID, _GRID):
+        scope = {name: run for name in rule.names if name != "cell"}
+        table: dict[str, dict[str, float]] = {}
+        for stat, metric in refs:
+            table.setdefault(metric, {})[stat] = cell
+        value = rule.evaluate({**scope, "cell": table})
+        if isinstance(value, bool):
+            seen.setdefault(value, {"run_metrics": run, "cell_statistics": cell})
+        if len(seen) == 2:
+            return [{"rule": "failures.untrained_if", "expression": rule.source, "flipped": True,
+                     "holds_at": seen[True], "fails_at": seen[False]}]
+    stuck = "marks every run" if True in seen else "marks no run" if False in seen else \
+        "is undecidable"
+    raise RuleError(f"rule {rule.source!r} cannot flip: it {stuck} on every synthetic input "
+                    f"(run metrics and cell statistics at {list(_GRID)}); a rule that cannot "
+                    "fail decides nothing", file=str(plan.path), path="failures.untrained_if")
 
 
 def overrides(plan: Plan, marked: Iterable[Mapping[str, Any]]) -> dict[str, float]:
