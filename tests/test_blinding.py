@@ -110,6 +110,7 @@ def test_the_first_decide_after_the_sweep_records_when_test_numbers_were_shown(t
     again = decide(plan)
     history = History.read(plan.parent / "ledger.jsonl")
     assert len(history.of("TEST_UNBLINDED")) == 1 and again["unblinded"]["seq"] == record.seq
+    assert cli("report", str(plan)).exit_code == 0  # the result still belongs to the ledger
     log = cli("log", str(plan))
     assert "test_score=" in log.stdout and "is blind" not in log.stdout
     status = json.loads(cli("status", str(plan), "--json").stdout)

@@ -135,3 +135,40 @@ def test_an_older_result_without_the_block_still_reads(tmp_path):
 
     r = Result.from_dict({"schema": 1, "plan_sha256": "x", "verdict": "PASS", "cells": []})
     assert r.design_check_observed is None and r.untrained == ()
+
+
+def test_strata_and_per_level_error_terms_of_a_fitted_model_are_read(tmp_path):
+    """Under a split-plot model the factorial block carries its error strata and each level's
+    own stratum, SE and df (stats.fit_model); the observed figures use them as they are."""
+    from exante import observed
+    from exante.spec import load_plan
+
+    folder = tmp_path / "sp"
+    folder.mkdir()
+    plan_path = folder / "prereg.yaml"
+    plan_path.write_text(FACTORIAL.format(name="sp", module="m"))
+    plan = load_plan(plan_path)
+    factorial = {
+        "model": {"type": "split_plot",
+                  "strata": [{"name": "whole_plot", "df": 4, "sum_sq": 4 * 0.03 ** 2,
+                              "ms": 0.03 ** 2},
+                             {"name": "residual", "df": 4, "sum_sq": 4 * 0.002 ** 2,
+                              "ms": 0.002 ** 2}]},
+        "main_effects": {"df_resid": 4, "effects": [
+            {"factor": "a", "levels": [{"level": 0, "se": None},
+                                       {"level": 1, "se": 0.0173, "df": 4.0,
+                                        "error": "whole_plot"}]},
+            {"factor": "b", "levels": [{"level": 0, "se": None},
+                                       {"level": 1, "se": 0.00115, "df": 4.0,
+                                        "error": "residual"}]}]}}
+    cells = [{"role": "baseline", "values": [0.7, 0.72, 0.68]},
+             {"role": "arm", "values": [0.75, 0.77, 0.73]}]
+    seen = observed.check(plan, cells, factorial, {"sigma": 0.005, "sigma_source": "guess"})
+    assert seen["strata"] == [{"name": "whole_plot", "df": 4, "sigma": pytest.approx(0.03)},
+                              {"name": "residual", "df": 4, "sigma": pytest.approx(0.002)}]
+    a, b = seen["factors"]["a"], seen["factors"]["b"]
+    assert a["levels"][0]["error"] == "whole_plot" and b["levels"][0]["error"] == "residual"
+    assert a["ci_half_width"] == pytest.approx(sps.t.ppf(0.975, 4) * 0.0173)
+    assert a["equivalence_testable"] is False and b["equivalence_testable"] is True
+    assert any(line.startswith("a: a NO_EFFECT") for line in seen["lines"])
+    assert not any(line.startswith("b: a NO_EFFECT") for line in seen["lines"])
