@@ -105,9 +105,17 @@ def test_observed_sigma_power_and_equivalence_width_sit_beside_the_assumed(tmp_p
     assert b["power"] == pytest.approx(power(0.005 / se, df), rel=1e-9)  # smallest effect 1 σ
     assert seen["power"] == min(f["power"] for f in seen["factors"].values())
 
+    sure = next(m for m in range(2, 200) if 2 * sps.norm.cdf(
+        (0.01 - sps.t.ppf(0.975, df * (m - 1) / 2) * se * math.sqrt(3 / m))
+        / (se * math.sqrt(3 / m))) - 1 >= 0.8)
+    assert b["seeds_for_80_equivalence"] == sure and sure > need
+    assert result["factorial"]["factor_verdicts"]["a"]["verdict"] == "EFFECT"
+    assert not any(line.startswith("a:") for line in seen["lines"])  # an effect was found
+
     said = " ".join(seen["lines"])
     assert "b: a NO_EFFECT (equivalence) claim could not have succeeded" in said
-    assert f"{need} seeds per cell would make it testable" in said
+    assert f"{need} seeds per cell would make it testable, {sure} seeds per cell give an 80% " \
+           "chance of showing equivalence" in said
     caveats = {c["code"]: c["message"] for c in result["caveats"]}
     assert f"{need} seeds per cell would make it testable" in caveats["UNTESTABLE"]
     assert "at the observed σ" in caveats["LOW_POWER"] and "assumed σ 0.005" in \

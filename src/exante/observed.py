@@ -52,7 +52,7 @@ def check(plan: Plan, cells: list[Mapping[str, Any]], factorial: Mapping[str, An
     out["arms"] = _arms(plan, cells, sigma, out["smallest_effect_units"]) \
         if not plan.design.factors else None
     out["power"] = _weakest(out)
-    out["lines"] = lines(out, plan)
+    out["lines"] = lines(out, plan, (factorial or {}).get("factor_verdicts"))
     return out
 
 
@@ -101,8 +101,12 @@ def _contrast(lv: Mapping[str, Any], df_resid, level: float, margin: float | Non
            "error": lv.get("error")}
     if margin is not None:
         row["equivalence_testable"] = half < margin
+        row["p_equivalence_when_null"] = _p_equivalent(half, se, margin)
         row["seeds_to_test_equivalence"] = _seeds(n, lambda m: _tq(level, _df(df, n, m))
                                                   * se * math.sqrt(n / m) < margin)
+        row["seeds_for_80_equivalence"] = _seeds(n, lambda m: _p_equivalent(
+            _tq(level, _df(df, n, m)) * se * math.sqrt(n / m), se * math.sqrt(n / m),
+            margin) >= TARGET_POWER)
     if effect is not None:
         row["power"] = _power(effect / se, df, alpha)
         row["seeds_for_80_power"] = _seeds(n, lambda m: _power(
@@ -115,8 +119,9 @@ def _factor_row(rows: list[dict[str, Any]], margin: float | None) -> dict[str, A
     out = {"levels": rows, "ci_half_width": worst["ci_half_width"], "margin": margin}
     if margin is not None:
         out["equivalence_testable"] = all(r["equivalence_testable"] for r in rows)
-        out["seeds_to_test_equivalence"] = _max_or_none(r["seeds_to_test_equivalence"]
-                                                        for r in rows)
+        out["p_equivalence_when_null"] = min(r["p_equivalence_when_null"] for r in rows)
+        for key in ("seeds_to_test_equivalence", "seeds_for_80_equivalence"):
+            out[key] = _max_or_none(r[key] for r in rows)
     if "power" in worst:
         out["power"] = min(r["power"] for r in rows)
         out["seeds_for_80_power"] = _max_or_none(r["seeds_for_80_power"] for r in rows)
@@ -149,17 +154,16 @@ def _weakest(out: Mapping[str, Any]) -> float | None:
     return min(powers) if powers else None
 
 
-def lines(out: Mapping[str, Any], plan: Plan) -> list[str]:
-    """Plain statements: every claim that could not have succeeded at the observed σ."""
+def lines(out: Mapping[str, Any], plan: Plan,
+          verdicts: Mapping[str, Any] | None = None) -> list[str]:
+    """Plain statements: every claim that could not have succeeded at the observed σ (a
+    factor found to have an EFFECT is left out: no claim about it failed for want of seeds)."""
     said = []
     for factor, row in (out.get("factors") or {}).items():
+        if ((verdicts or {}).get(factor) or {}).get("verdict") == "EFFECT":
+            continue
         if row.get("equivalence_testable") is False:
-            need = row.get("seeds_to_test_equivalence")
-            said.append(f"{factor}: a NO_EFFECT (equivalence) claim could not have succeeded: "
-                        f"at the observed σ its CI half-width is {row['ci_half_width']:.4g}, "
-                        f"wider than the ±{row['margin']:g} margin; "
-                        + (f"{need} seeds per cell would make it testable" if need else
-                           f"not even {MAX_SEEDS} seeds per cell would make it testable"))
+            said.append(_equivalence_line(factor, row))
         power = row.get("power")
         if power is not None and power < 0.5:
             said.append(f"{factor}: an EFFECT of the registered smallest size "
@@ -173,6 +177,23 @@ def lines(out: Mapping[str, Any], plan: Plan) -> list[str]:
                     f"(power {arms['power']:.0%} at the observed σ); "
                     f"{_seeds_text(arms['seeds_for_80_power'])} give 80% power")
     return said
+
+
+def _equivalence_line(factor: str, row: Mapping[str, Any]) -> str:
+    need, sure = row.get("seeds_to_test_equivalence"), row.get("seeds_for_80_equivalence")
+    return (f"{factor}: a NO_EFFECT (equivalence) claim could not have succeeded: at the "
+            f"observed σ its CI half-width is {row['ci_half_width']:.4g}, wider than the "
+            f"±{row['margin']:g} margin; "
+            + (f"{need} seeds per cell would make it testable, {_seeds_text(sure)} give an 80% "
+               "chance of showing equivalence when the factor does nothing" if need else
+               f"not even {MAX_SEEDS} seeds per cell would make it testable"))
+
+
+def _p_equivalent(half: float, se: float, margin: float) -> float:
+    """P(the CI lies inside ±margin) when the true difference is 0 (normal approximation)."""
+    from scipy import stats as sps
+
+    return max(0.0, float(2 * sps.norm.cdf((margin - half) / se) - 1)) if se else 0.0
 
 
 def _seeds_text(n: int | None) -> str:

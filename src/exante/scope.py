@@ -38,8 +38,8 @@ def cell_values(plan: Plan, results: list[Mapping[str, Any]],
     override = override or {}
     for record in results:
         data = record["data"]
-        value = override.get(data["run_id"], None)
-        value = run_value(record, plan) if value is None else value
+        rid = data["run_id"]
+        value = override[rid] if rid in override else run_value(record, plan)
         by_cell.setdefault(data["cell"], []).append((data["seed"], value))
     if reused is not None:
         base = design_cells(plan)[0].name
