@@ -167,3 +167,23 @@ def test_imported_pilots_keep_no_test_metric_and_count_for_sigma(tmp_path, cli):
     expected = math.sqrt((statistics.variance([0.50, 0.52]) + statistics.variance([0.61, 0.60]))
                          / 2)
     assert data["design_check"]["sigma"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_level_pilots_a_subset_of_a_factorial_grid(tmp_path, cli):
+    folder = tmp_path / "experiments" / "pilot-grid"
+    folder.mkdir(parents=True)
+    (folder / "trial_pilot_grid.py").write_text(
+        "def train(params, seed, ctx):\n"
+        "    v = 0.5 + 0.1 * params['a'] + 0.01 * params['b'] + 0.001 * seed\n"
+        "    return {'val_score': v, 'test_score': v}\n")
+    plan = folder / "prereg.yaml"
+    plan.write_text(PLAN.format(name="pilot-grid", module="trial_pilot_grid", seeds=[1, 2, 3])
+                    .replace("  baseline: {x: 0}\n  arms: {treated: {x: 1}}\n",
+                             "  factors: {a: [0, 1], b: [0, 1]}\n  baseline: {a: 0, b: 0}\n"))
+    res = cli("pilot", str(plan), "--seeds", "11,12", "--level", "a=1", "--executor", "inline")
+    assert res.exit_code == 0, res.stderr
+    assert "4 run(s) in 2 cell(s)" in res.stdout
+    assert sorted((d["params"]["a"], d["params"]["b"], d["seed"]) for d in pilots(plan)) == [
+        (1, 0, 11), (1, 0, 12), (1, 1, 11), (1, 1, 12)]
+    res = cli("pilot", str(plan), "--seeds", "11", "--level", "a=2", "--executor", "inline")
+    assert res.exit_code == 2 and "not a level of a" in res.stderr
