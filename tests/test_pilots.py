@@ -187,3 +187,20 @@ def test_level_pilots_a_subset_of_a_factorial_grid(tmp_path, cli):
         (1, 0, 11), (1, 0, 12), (1, 1, 11), (1, 1, 12)]
     res = cli("pilot", str(plan), "--seeds", "11", "--level", "a=2", "--executor", "inline")
     assert res.exit_code == 2 and "not a level of a" in res.stderr
+
+
+def test_pilot_json_is_one_record_valid_against_its_schema(tmp_path, cli):
+    import json
+
+    import jsonschema
+
+    from exante.agent import load_schema
+
+    plan = make(tmp_path, "pilot-json")
+    res = cli("pilot", str(plan), "--seeds", "11,12", "--executor", "inline", "--json")
+    assert res.exit_code == 0, res.stderr
+    record = json.loads(res.stdout)
+    assert next(iter(record)) == "schema" and record["schema"] == "exante.pilot/1"
+    jsonschema.validate(record, load_schema("pilot"))
+    assert (record["metric"], record["planned"], record["ok"]) == ("val_score", 4, 4)
+    assert record["sigma"]["runs"] == 4 and "test_score=" not in res.stdout

@@ -45,8 +45,10 @@ def _levels(values: tuple[str, ...]) -> dict[str, list[str]]:
 @click.option("--workers", type=int, default=None, help="Parallel workers (default: CPU count).")
 @click.option("--threads", type=int, default=1, show_default=True, help="Threads per worker.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@click.option("--json", "as_json", is_flag=True,
+              help="No progress; print one JSON record (schema exante.pilot/1).")
 def pilot(path: Path, seeds: list[int], levels: tuple[str, ...], executor: str,
-          workers: int | None, threads: int, quiet: bool) -> None:
+          workers: int | None, threads: int, quiet: bool, as_json: bool) -> None:
     """Run pilot seeds of the drafted (not locked) plan PATH, on its pilot metric only, and
     record them as PILOT runs: `exante lock` then uses their σ in the design check."""
     import os
@@ -58,7 +60,12 @@ def pilot(path: Path, seeds: list[int], levels: tuple[str, ...], executor: str,
     workers = workers or (os.cpu_count() or 1)
     report = run_pilots(plan, seeds, levels=_levels(levels), executor=executor,
                         workers=workers, threads=threads,
-                        progress=None if quiet else _rich_progress(workers))
+                        progress=None if quiet or as_json else _rich_progress(workers))
+    if as_json:
+        from .agent.records import dumps, pilot as record
+
+        click.echo(dumps(record(report, plan, seeds)))
+        return
     click.echo(f"pilot: {report.planned} run(s) in {len(report.cells)} cell(s) × seeds {seeds} "
                f"on {report.metric} only; {report.skipped} already recorded, ran "
                f"{report.ok + report.failed} (ok {report.ok}, failed {report.failed})")

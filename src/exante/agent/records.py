@@ -137,6 +137,14 @@ def sweep(report: Any, path: Path) -> dict[str, Any]:
                             "messages": list(report.messages)})
 
 
+def pilot(report: Any, path: Path, seeds: list[int]) -> dict[str, Any]:
+    """The record of one `pilot` call (a pilot_run.PilotReport)."""
+    return envelope("pilot", {"path": str(path), "metric": report.metric, "seeds": list(seeds),
+                              "cells": list(report.cells), "planned": report.planned,
+                              "skipped": report.skipped, "ok": report.ok,
+                              "failed": report.failed, "sigma": report.sigma})
+
+
 def sweep_state(path: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
     """Is a sweep running on this experiment now? The last SWEEP_STARTED without a
     SWEEP_FINISHED after it, whose process is still alive."""
