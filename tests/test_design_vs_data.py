@@ -18,7 +18,7 @@ from scipy import stats as sps
 
 from exante import registration, runner
 from exante.decide import decide
-from exante.report import render_report
+from exante.report import render_deck, render_paper, render_report
 
 TRIAL = """\
 import math
@@ -123,6 +123,10 @@ def test_observed_sigma_power_and_equivalence_width_sit_beside_the_assumed(tmp_p
     md = render_report(plan)[0].read_text()
     assert "σ observed" in md and "equivalence NOT testable" in md
     assert "could not have succeeded" in md
+    paper = render_paper(plan, pdf=False)[0].read_text()
+    assert "Held against the data" in paper and "could not have succeeded" in paper
+    deck = render_deck(plan).read_text()
+    assert "σ assumed at lock / observed" in deck and "Power at the observed σ" in deck
 
 
 def test_arms_get_the_two_sample_power_at_the_observed_sigma(tmp_path):
