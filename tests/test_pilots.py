@@ -116,6 +116,11 @@ def test_lock_refuses_registered_seeds_that_pilots_used(tmp_path, cli):
     assert 'sha256: ""' in plan.read_text()
     plan.write_text(plan.read_text().replace("seeds: [7, 8, 9]", "seeds: [1, 2, 3]"))
     assert cli("lock", str(plan)).exit_code == 0
+    text = plan.read_text()
+    plan.write_text(text.replace("seeds: [1, 2, 3]", "seeds: [1, 2, 8]"))
+    res = cli("amend", str(plan), "--reason", "more seeds", "--seen", "none")
+    assert res.exit_code == 1 and "design.seeds" in res.stderr and "[8]" in res.stderr
+    assert History.read(plan.parent / "ledger.jsonl").amendments() == ()
 
 
 def test_pilot_refuses_registered_seeds_a_locked_plan_and_a_plan_without_a_pilot_metric(

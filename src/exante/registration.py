@@ -230,10 +230,15 @@ def amend(path: Path, *, reason: str, seen: str) -> dict[str, Any]:
     if not reason.strip() or not seen.strip():
         raise InputError("an amendment needs --reason (why) and --seen (what results you had seen, "
                          "or 'none')")
-    current = state(path)
+    history = _history(path, None)
+    current = state(path, history)
     if current.sealed_hash is None:
         raise RefusedError(f"{path} was never locked; run `exante lock {path}` first")
     plan = load_any(path)
+    if plan is not None:
+        from .pilots import check_disjoint
+
+        check_disjoint(plan, history, str(path))  # an amendment cannot move onto pilot seeds
     prints = fingerprints(plan) if plan is not None else {}
     st = seal.inspect(path)
     text_changed = st.computed != current.sealed_hash
