@@ -55,6 +55,7 @@ def pilot(path: Path, seeds: Sequence[int], *, levels: Mapping[str, Sequence[str
     keys = [_key(plan, c, s) for c in cells for s in seeds]
     todo = [k for k in keys if (k.cell, k.seed) not in done]
     report = PilotReport(metric, len(keys), len(keys) - len(todo), cells=[c.name for c in cells])
+    exp.folder.mkdir(parents=True, exist_ok=True)  # NAME.yaml keeps its records in NAME/
     lock = FileLock(str(exp.folder / ".runner.lock"))
     try:
         lock.acquire(timeout=0)
