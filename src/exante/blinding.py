@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errors import RefusedError
+from .errors import PlanError, RefusedError
 from .events import Event
 from .history import History, Record
 from .spec import Plan
@@ -69,6 +69,10 @@ def of_records(plan_path: Path | str, records: Iterable[Mapping[str, Any]]) -> B
     if Path(plan_path).suffix == ".py":
         return None
     exp = open_experiment(plan_path, history=History(records))
+    try:
+        exp.plan  # a log or an export of a ledger whose plan no longer parses still works
+    except PlanError:
+        return None
     if not exp.plan.blind_metrics():
         return None
     return state(exp.plan, status(plan_path, experiment=exp))
