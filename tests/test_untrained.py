@@ -148,3 +148,14 @@ def test_the_gate_is_recorded_at_lock(tmp_path):
     _, data = registration.lock(plan)
     row = next(g for g in data["design_check"]["gates"] if g["rule"] == "failures.untrained_if")
     assert row["expression"] == RULE and row["holds_at"] != row["fails_at"]
+
+
+def test_a_metric_a_run_did_not_record_is_named_missing_not_a_crash(tmp_path):
+    rule = "train_acc < 0.5 * cell.median(train_acc) or val_acc < 0"
+    plan = make(tmp_path, "untrained-missing", "keep", rule=rule)
+    plan.write_text(plan.read_text().replace(
+        "secondary: [{name: train_acc, direction: higher}]",
+        "secondary: [{name: train_acc, direction: higher}, {name: val_acc, direction: higher}]"))
+    result = run_and_decide(plan)
+    assert [m["seed"] for m in result["untrained"]] == [2]
+    assert "val_acc = missing" in result["untrained"][0]["why"]

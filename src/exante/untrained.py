@@ -134,10 +134,14 @@ def _run_metrics(record: Mapping[str, Any], rule: rules.Rule) -> dict[str, float
 
 
 def _why(rule: rules.Rule, scope: Mapping[str, Any], refs: list[tuple[str, str]]) -> str:
-    shown = [f"{k} = {v:.4g}" for k, v in sorted(scope.items()) if k != "cell"]
-    shown += [f"cell.{stat}({metric}) = {scope['cell'][metric][stat]:.4g}"
+    shown = [f"{k} = {_g(v)}" for k, v in sorted(scope.items()) if k != "cell"]
+    shown += [f"cell.{stat}({metric}) = {_g(scope['cell'][metric][stat])}"
               for stat, metric in refs]
     return f"{rule.source}: {', '.join(shown)}"
+
+
+def _g(value: float | None) -> str:
+    return "missing" if value is None else f"{value:.4g}"
 
 
 def _marked(plan: Plan, record: Mapping[str, Any], why: str) -> dict[str, Any]:
