@@ -14,7 +14,9 @@ marked run counts as, before any run exists:
 Every marked run is named, with the numbers that marked it, in result.json
 (``untrained``), in the caveat ``UNTRAINED_RUNS`` and in every report: nothing
 is dropped silently. A run whose metrics the rule cannot read (a metric it
-names is missing) is not marked; the rule is then undecided for it.
+names is missing) is not marked; the rule is then undecided for it. The rule is applied
+when deciding (every statistic, rule and caveat of result.json); kill rules evaluated during
+the sweep see the runs as recorded, since a cell's median is not known until it has finished.
 """
 
 from __future__ import annotations
