@@ -23,7 +23,8 @@ from exante.cli import main  # noqa: E402
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "json-schemas.md"
 EXERCISED = {"init", "lock", "verify", "amend", "run", "status", "decide", "log", "report",
              "postmortem", "rollup", "audit", "import", "export"}
-ELSEWHERE = {"demo": "tests/test_demo.py", "skill": "tests/test_agent_skill.py"}
+ELSEWHERE = {"demo": "tests/test_demo.py", "skill": "tests/test_agent_skill.py",
+             "pilot": "tests/test_pilots.py"}
 TRIAL = 'def train(params, seed, ctx):\n    return {"val_loss": 1.0 + (seed % 7) / 100}\n'
 
 

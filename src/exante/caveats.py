@@ -28,7 +28,8 @@ def caveats_for(plan: Plan, analysis: dict[str, Any], result: dict[str, Any]) ->
     cells, comps = analysis["cells"], analysis["comparisons"]
     arms = [c for c in comps if c["role"] == ARM]
     out: list[dict[str, str]] = []
-    out += _low_power(plan, cells, result.get("design_check"))
+    out += _low_power(plan, cells, result.get("design_check"), result.get("design_check_observed"))
+    out += _untestable(result.get("design_check_observed"))
     out += _optional_stopping(analysis)
     out += _winners_curse(result, arms, cells)
     out += _multiplicity(plan, comps)
@@ -36,6 +37,7 @@ def caveats_for(plan: Plan, analysis: dict[str, Any], result: dict[str, Any]) ->
     out += _outliers(plan, cells, arms)
     out += _zero_variance(cells)
     out += _failed(plan, cells)
+    out += _untrained(plan, analysis)
     if result.get("deviated"):
         out.append(_c("DEVIATED", "the plan was amended after runs had started; see the "
                                   "amendments: the result is not what was pre-registered"))
@@ -49,7 +51,8 @@ def caveats_for(plan: Plan, analysis: dict[str, Any], result: dict[str, Any]) ->
     return out
 
 
-def _low_power(plan: Plan, cells: list[dict], check: dict | None) -> list[dict]:
+def _low_power(plan: Plan, cells: list[dict], check: dict | None,
+               seen: dict | None = None) -> list[dict]:
     ns = [c["stats"]["n"] for c in cells if c["role"] in (BASELINE, ARM)]
     if not ns or min(ns) > 5:
         return []
@@ -57,10 +60,33 @@ def _low_power(plan: Plan, cells: list[dict], check: dict | None) -> list[dict]:
     power = (f"this design's power at d = {check['smallest_effect']:g} is "
              f"{check['power']:.0%} (design check)" if check and check.get("power") is not None
              else "the seed-003 rule's power at d = 1 is about 22%")
+    if seen and seen.get("power") is not None and seen.get("sigma_observed"):
+        power = _observed_power(check, seen)
     runs = "1 run" if min(ns) == 1 else f"{min(ns)} runs"
     return [_c("LOW_POWER", f"only {runs} per cell at the least: a NEUTRAL or non-significant "
                             f"result is not evidence of no effect ({power}); {need} seeds per "
                             f"group give 80% power at d = 1")]
+
+
+def _observed_power(check: dict | None, seen: dict) -> str:
+    """LOW_POWER's figures from the data: the power at the observed σ beside the assumed one."""
+    assumed = (f"{check['power']:.0%} at the assumed σ {_g(seen.get('sigma_assumed'))} (design "
+               "check at lock)" if check and check.get("power") is not None else "not checked")
+    return (f"power at the registered smallest effect ({_g(seen.get('smallest_effect_units'))}) "
+            f"is {seen['power']:.0%} at the observed σ {_g(seen['sigma_observed'])}, "
+            f"against {assumed}")
+
+
+def _g(x: Any) -> str:
+    return "—" if x is None else f"{x:.3g}"
+
+
+def _untestable(seen: dict | None) -> list[dict]:
+    """Claims the data could not have decided, said plainly (`observed.lines`)."""
+    said = (seen or {}).get("lines") or []
+    if not said:
+        return []
+    return [_c("UNTESTABLE", "at the observed σ: " + "; ".join(said))]
 
 
 def _optional_stopping(analysis: dict) -> list[dict]:
@@ -151,6 +177,21 @@ def _failed(plan: Plan, cells: list[dict]) -> list[dict]:
     kinds = sorted({f["error_kind"] or "?" for c in cells for f in c["failed"]})
     return [_c("FAILED_RUNS", f"{n} run(s) failed ({', '.join(kinds)}); per the plan they are "
                               f"{how}, and every one is listed in the ledger")]
+
+
+def _untrained(plan: Plan, analysis: dict[str, Any]) -> list[dict]:
+    marked = analysis.get("untrained") or []
+    if not marked:
+        return []
+    how = {"exclude": "excluded from every statistic", "keep": "kept in the analysis as they are",
+           "count_as_worst": f"scored as the registered worst value {plan.failures.worst}"
+           }[plan.failures.untrained]
+    shown = "; ".join(f"{m['cell']} seed {m['seed']} ({m['why'].split(': ', 1)[-1]})"
+                      for m in marked[:6]) + (f"; and {len(marked) - 6} more"
+                                              if len(marked) > 6 else "")
+    return [_c("UNTRAINED_RUNS", f"{len(marked)} run(s) ran but did not train by the registered "
+                                 f"rule failures.untrained_if `{plan.failures.untrained_if}`; "
+                                 f"per the plan they are {how}: {shown}")]
 
 
 def _wall_clock_confound(cells: list[dict], result: dict) -> list[dict]:

@@ -298,6 +298,9 @@ def _log_to(path: Path, log_to: str | None, uri: str | None) -> None:
     from .interop.mlflow_log import sync
 
     done = sync(path, uri)
+    if done.get("deferred"):
+        click.echo(f"mlflow: nothing logged: {done['deferred']}", err=True)
+        return
     click.echo(f"mlflow: logged {done['logged']} run(s) ({done['already']} already there) "
                f"under parent run {done['parent_run_id']} at {done['uri']}", err=True)
 
@@ -372,6 +375,19 @@ def status(path: Path, as_json: bool) -> None:
     for role, counts in sorted(data["by_role"].items()):
         click.echo(f"  {role:9s} {counts['completed']}/{counts['planned']} ok, "
                    f"{counts['failed']} failed")
+    if data.get("pilots"):
+        click.echo(f"  pilots    {data['pilots']} PILOT run(s) (not registered runs)")
+    _print_blind(data)
+
+
+def _print_blind(data: dict[str, Any]) -> None:
+    blind, interim = data.get("blind"), data.get("interim")
+    if not blind or not blind["active"]:
+        return
+    click.echo(f"  {', '.join(blind['metrics'])} is blind until the registered sweep is complete "
+               f"({blind['done']}/{blind['planned']} runs); showing {blind['shown'] or 'nothing'}")
+    for role, row in ((interim or {}).get("by_role") or {}).items():
+        click.echo(f"  {role:9s} {interim['metric']} mean {row['mean']:.4g} over {row['n']} run(s)")
 
 
 @main.command()
@@ -390,6 +406,10 @@ def log(target: str, root: Path | None, as_json: bool) -> None:
     for r in records:
         click.echo(f"{r['seq']:5d} {r['ts'][:19]} {r['event']:14s} {_summary(r)}")
     click.echo(f"chain OK, {len(records)} records, head {records[-1]['hash'][:16] if records else '-'}")
+    if data.get("blind"):
+        b = data["blind"]
+        click.echo(f"{', '.join(b['metrics'])} is blind until the registered sweep is complete "
+                   f"({b['done']}/{b['planned']} runs); runs show {b['shown'] or 'other metrics'}")
 
 
 def _summary(record: dict[str, Any]) -> str:
@@ -413,9 +433,10 @@ def _summary(record: dict[str, Any]) -> str:
 
 def _register_record_commands() -> None:
     from .cli_agent import COMMANDS as AGENT
+    from .cli_pilot import COMMANDS as PILOT
     from .cli_records import COMMANDS
 
-    for command in (*COMMANDS, *AGENT):
+    for command in (*COMMANDS, *AGENT, *PILOT):
         main.add_command(command)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import families, registration, stats
+from . import families, observed, registration, stats, untrained
 from .caveats import caveats_for
 from .design import ARM, BASELINE, TAU, TRAP, design_cells
 from .errors import InputError
@@ -54,6 +54,7 @@ class Analysis:
     scope: dict[str, Any]
     factorial: dict[str, Any] | None
     traps: list[dict[str, Any]]
+    untrained: list[dict[str, Any]] = field(default_factory=list)  # runs the rule marked
     extra: dict[str, Any] = field(default_factory=dict)  # what a plug-in adds
 
     def __getitem__(self, key: str) -> Any:
@@ -76,8 +77,9 @@ SCHEMA = 1
 # ---------------------------------------------------------------- analysis
 
 
-def _cells(plan: Plan, results: list[dict], reused: dict | None) -> list[dict[str, Any]]:
-    """Every cell with its seeds, values, failures and summary statistics."""
+def _cells(plan: Plan, results: list[dict], reused: dict | None,
+           marked: list[dict] = ()) -> list[dict[str, Any]]:
+    """Every cell with its seeds, values, failures, untrained runs and summary statistics."""
     rows: dict[str, dict[str, Any]] = {}
     for cell in design_cells(plan):
         rows[cell.name] = {"name": cell.name, "role": cell.role, "levels": dict(cell.levels)}
@@ -87,8 +89,11 @@ def _cells(plan: Plan, results: list[dict], reused: dict | None) -> list[dict[st
     if plan.tau is not None:
         rows["tau"] = {"name": "tau", "role": TAU, "levels": dict(plan.tau.params)}
     for row in rows.values():
-        row.update(seeds=[], values=[], failed=[], wall_s=[], load1=[])
+        row.update(seeds=[], values=[], failed=[], wall_s=[], load1=[], untrained=[])
     base_name = design_cells(plan)[0].name
+    override = untrained.overrides(plan, marked)
+    for m in marked:
+        rows[m["cell"]]["untrained"].append({"seed": m["seed"], "why": m["why"]})
     if reused is not None:
         for r in reused["runs"]:
             row = rows[base_name]
@@ -99,8 +104,8 @@ def _cells(plan: Plan, results: list[dict], reused: dict | None) -> list[dict[st
         d = record["data"]
         row = rows.setdefault(d["cell"], {"name": d["cell"], "role": d["role"], "levels": {},
                                           "seeds": [], "values": [], "failed": [], "wall_s": [],
-                                          "load1": []})
-        value = run_value(record, plan)
+                                          "load1": [], "untrained": []})
+        value = override.get(d["run_id"], run_value(record, plan))
         row["seeds"].append(d["seed"])
         row["values"].append(value if math.isfinite(value) else None)
         row["wall_s"].append(d["metrics"].get("wall_time", d.get("wall_s")))
@@ -192,15 +197,17 @@ def analyse(plan_path: Path | Experiment) -> Analysis:
     records = list(history.records)
     results = list(history.terminal().values())
     reused = history.reused_baseline()
-    cells = _cells(plan, results, reused)
+    marked = untrained.mark(plan, results)
+    cells = _cells(plan, results, reused, marked)
     comparisons = _comparisons(plan, cells)
     tau = _tau(plan, cells)
     extras = {c["cell"]: _rule_stats(c) for c in comparisons}
-    scope = build_scope(plan, cell_values(plan, results, reused), extras, _tau_view(plan, tau))
+    values = cell_values(plan, results, reused, untrained.overrides(plan, marked))
+    scope = build_scope(plan, values, extras, _tau_view(plan, tau))
     return Analysis(plan=plan, history=history, experiment=exp, records=records,
                     results=results, reused=reused, cells=cells, comparisons=comparisons,
                     tau=tau, scope=scope, factorial=analyse_factorial(plan, cells),
-                    traps=_traps(plan, scope, comparisons))
+                    traps=_traps(plan, scope, comparisons), untrained=marked)
 
 
 def _rule_stats(comp: dict[str, Any]) -> dict[str, Any]:
@@ -238,6 +245,7 @@ def decide(plan_path: Path) -> dict[str, Any]:
                          "verdict (see `exante log` and `exante rollup`)")
     exp = open_experiment(plan_path)  # the one read of the ledger, verified
     _, plan, current = registration.verify_all(exp.plan_path, exp.history, plan=exp.plan)
+    blind = _check_blind(exp)
     analysis = analyse(exp)
     plan, history = analysis["plan"], exp.history
     verdict_, tier, reasons = verdict(plan, analysis, current.killed)
@@ -258,9 +266,13 @@ def decide(plan_path: Path) -> dict[str, Any]:
                              "store": analysis["reused"].get("store")}
                             if analysis["reused"] else None),
         "retracts": list(plan.retracts), "ladder": dict(plan.ladder),
+        "untrained": analysis.untrained,
     }
+    result["design_check_observed"] = observed.check(plan, analysis.cells, analysis.factorial,
+                                                     result["design_check"])
     result["caveats"] = caveats_for(plan, analysis, result)
     _label_retrospective(result, history)
+    result["unblinded"] = _unblind(exp, blind)
     exp.result_path.write_text(json.dumps(result, indent=2, sort_keys=False, default=str) + "\n",
                                encoding="utf-8")
     exp.append(Event.DECIDED, {"verdict": verdict_, "tier": tier,
@@ -269,6 +281,27 @@ def decide(plan_path: Path) -> dict[str, Any]:
                                                         "caveats": [c["code"] for c in
                                                                     result["caveats"]]})
     return result
+
+
+def _check_blind(exp: Experiment):
+    """Refuse while a test-split metric is blind (registered runs missing); its state."""
+    from . import blinding
+    from .status import status
+
+    blind = blinding.state(exp.plan, status(exp.plan_path, experiment=exp))
+    blinding.check_decidable(blind, str(exp.plan_path))
+    return blind
+
+
+def _unblind(exp: Experiment, blind) -> dict[str, Any] | None:
+    """Record TEST_UNBLINDED at the first decide that shows test numbers; when it was."""
+    from . import blinding
+
+    data = blinding.unblinding(exp.plan, blind, exp.history)
+    if data is None:
+        return blinding.unblinded(exp.history)
+    record = exp.append(Event.TEST_UNBLINDED, data)
+    return {"seq": record.seq, "ts": record.ts, **data}
 
 
 def _label_retrospective(result: dict[str, Any], records: list[dict]) -> None:

@@ -153,6 +153,13 @@ def lines(check: dict[str, Any], gate_rows: list[dict[str, Any]]) -> list[str]:
                    f"{row['power_at_smallest_effect']:.2f}{extra}")
     if check.get("note"):
         out.append(f"  note: {check['note']}")
+    pilot = check.get("pilot")
+    if pilot:
+        stated = check.get("sigma_stated")
+        out.append(f"  σ = {pilot['sigma']:.4g} was measured by {pilot['runs']} pilot run(s) on "
+                   f"{pilot['metric']} (seeds {pilot['seeds']}), not assumed"
+                   + (f"; the plan's sigma_guess {stated:g} is not used" if stated is not None
+                      else ""))
     if gate_rows:
         out.append(f"  gates: {len(gate_rows)} registered rule(s) can flip "
                    f"({', '.join(g['rule'] for g in gate_rows)}); the inputs on each side are "

@@ -27,6 +27,8 @@ class Event(StrEnum):
     BASELINE_REUSED = "BASELINE_REUSED"  # seed 003: a stored baseline measurement adopted
     PILOT = "PILOT"  # a pilot measurement (observed σ) recorded before the lock
     IMPORTED = "IMPORTED"  # runs imported by `exante import` (interop): pilot or retrospective
+    TEST_UNBLINDED = "TEST_UNBLINDED"  # test-split metrics first shown (the first decide after
+    # the registered sweep completed); data: metrics, runs, planned, killed, plan_sha256
 
 
 RUN_EVENTS = (Event.RUN_STARTED, Event.RUN_OK, Event.RUN_FAILED)

@@ -247,33 +247,49 @@ def lock(path: Path) -> tuple[str, dict[str, Any]]:
     """Validate, seal and record a plan. Returns (hash, LOCKED data). Idempotent when unchanged."""
     path = Path(path)
     plan = load_any(path)
-    current = state(path)
+    history = _history(path, None)
+    current = state(path, history)
     if current.sealed_hash is not None:
         st = seal.inspect(path)
         if st.intact and st.stored == current.sealed_hash:
             return st.stored, {"already": True}
         raise RefusedError(f"{path} was locked before (sha256 {current.sealed_hash[:12]}…); a "
                            f"change goes through `exante amend {path} --reason ... --seen ...`")
+    if plan is not None:
+        from .pilots import check_disjoint
+
+        check_disjoint(plan, history, str(path))  # before sealing: nothing is written
     extra = bet_record(path) if plan is None else {}
     prints = fingerprints(plan) if plan is not None else extra.pop("fingerprints")
     from . import designcheck  # late: it loads scipy, which most verbs never need
 
     gate_rows = designcheck.gates(plan) if plan is not None else []  # refuse before sealing
+    if plan is not None:
+        from .untrained import gates as untrained_gates
+
+        gate_rows += untrained_gates(plan)
     digest = seal.lock(path)
     data = {"plan_sha256": digest, "plan_file": path.name, "fingerprints": prints,
             "experiment_id": plan.experiment_id if plan else path.stem, **extra}
     ledger = L.Ledger(ledger_path(path))
     ledger.append(L.LOCKED, data)
     if plan is not None and plan.primary is not None and plan.primary.direction is not None:
-        check = {**_design_check(plan, path), "gates": gate_rows, "plan_sha256": digest}
+        check = {**_design_check(plan, path, history), "gates": gate_rows,
+                 "plan_sha256": digest}
         ledger.append(L.DESIGN_CHECK, check)
         data["design_check"] = check
     return digest, data
 
 
-def _design_check(plan: Plan, path: Path) -> dict[str, Any]:
-    """The design check with the measured baseline SD when one exists, else the stated σ."""
+def _design_check(plan: Plan, path: Path, history: History | None = None) -> dict[str, Any]:
+    """The design check with a measured σ when one exists (a stored baseline measurement, else
+    the pilots'), else the σ the plan states."""
+    from .pilots import pilot_sigma
+
     sigma, source = plan.decision.sigma_guess, "decision.sigma_guess"
+    pilot = pilot_sigma(plan, history) if history is not None else None
+    if pilot is not None:
+        sigma, source = pilot["sigma"], pilot["source"]
     if plan.seed_protocol is not None and plan.seed_protocol.reuse:
         store = plan.folder / plan.seed_protocol.reuse
         if store.is_file():
@@ -287,7 +303,11 @@ def _design_check(plan: Plan, path: Path) -> dict[str, Any]:
         source = "not stated (effects in SD units)"
     from . import designcheck
 
-    return designcheck.design_check(plan, sigma=sigma, sigma_source=source)
+    check = designcheck.design_check(plan, sigma=sigma, sigma_source=source)
+    if pilot is not None:
+        check["pilot"] = {k: pilot[k] for k in ("sigma", "df", "metric", "runs", "cells", "seeds")}
+        check["sigma_stated"] = plan.decision.sigma_guess
+    return check
 
 
 def amend(path: Path, *, reason: str, seen: str) -> dict[str, Any]:
@@ -298,10 +318,15 @@ def amend(path: Path, *, reason: str, seen: str) -> dict[str, Any]:
     if not reason.strip() or not seen.strip():
         raise InputError("an amendment needs --reason (why) and --seen (what results you had seen, "
                          "or 'none')")
-    current = state(path)
+    history = _history(path, None)
+    current = state(path, history)
     if current.sealed_hash is None:
         raise RefusedError(f"{path} was never locked; run `exante lock {path}` first")
     plan = load_any(path)
+    if plan is not None:
+        from .pilots import check_disjoint
+
+        check_disjoint(plan, history, str(path))  # an amendment cannot move onto pilot seeds
     extra = bet_record(path) if plan is None else {}
     prints = fingerprints(plan) if plan is not None else extra.pop("fingerprints")
     st = seal.inspect(path)

@@ -147,6 +147,16 @@ class Result(_JsonRecord):
             deviated=bool(d.get("deviated")), kill=d.get("kill"), raw=dict(d))
 
     @property
+    def untrained(self) -> tuple[Mapping[str, Any], ...]:
+        """Runs the registered `failures.untrained_if` rule marked (none in an older result)."""
+        return tuple(self.raw.get("untrained") or ())
+
+    @property
+    def design_check_observed(self) -> Mapping[str, Any] | None:
+        """The design check held against the data (`exante.observed`); None in older results."""
+        return self.raw.get("design_check_observed")
+
+    @property
     def caveat_codes(self) -> list[str]:
         return [c.code for c in self.caveats]
 

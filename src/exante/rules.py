@@ -18,6 +18,12 @@ Names a rule may use:
 
 Attributes of a cell: name mean sd sem median min max n n_failed ci_low ci_high
 delta z d p p_holm passed; of tau: value threshold mean sd beaten margin.
+
+A *run rule* (`parse_run_rule`, e.g. `failures.untrained_if`) is judged on one
+run at a time: its names are the run's declared metrics (``train_acc``) and
+``cell``, whose only use is ``cell.median(metric)`` (also ``mean``, ``min``,
+``max``, ``sd``): that statistic of the metric over the finished runs of the
+run's cell, itself included. ``train_acc < 0.5 * cell.median(train_acc)``.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ NAMES = frozenset({"baseline", "experiment", "best", "arms", "cells", "cell", "t
 CELL_ATTRS = frozenset({"name", "mean", "sd", "sem", "median", "min", "max", "n", "n_failed",
                         "ci_low", "ci_high", "delta", "z", "d", "p", "p_holm", "passed"})
 TAU_ATTRS = frozenset({"value", "threshold", "mean", "sd", "beaten", "margin"})
+CELL_METHODS = frozenset({"median", "mean", "min", "max", "sd"})  # run rules: cell.median(m)
 
 
 def _mean(xs):
@@ -90,8 +97,20 @@ def parse(source: str, *, where: str, file: str | None = None,
     return _parse(source, where, file, allowed)
 
 
+def parse_run_rule(source: str, *, where: str, file: str | None = None,
+                   metrics: tuple[str, ...] | frozenset[str] = ()) -> Rule:
+    """Parse a rule judged per run (see the module doc): names are `metrics` and `cell`.
+
+    An unknown metric is a RuleError naming the YAML path `where` and the declared metrics.
+    """
+    if not isinstance(source, str):
+        raise RuleError("expected a rule expression (a string)", file=file, path=where)
+    return _parse(source, where, file, frozenset(metrics), run=True)
+
+
 @functools.lru_cache(maxsize=1024)
-def _parse(source: str, where: str, file: str | None, allowed: frozenset[str]) -> Rule:
+def _parse(source: str, where: str, file: str | None, allowed: frozenset[str],
+           run: bool = False) -> Rule:
     if not isinstance(source, str) or not source.strip():
         raise RuleError("expected a rule expression (a string)", file=file, path=where)
     if len(source) > MAX_LENGTH:
@@ -107,15 +126,56 @@ def _parse(source: str, where: str, file: str | None, allowed: frozenset[str]) -
                 raise RuleError("a comprehension may bind one plain name", file=file, path=where)
             bound.add(node.target.id)
     used: set[str] = set()
+    methods = _method_parts(tree) if run else set()
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED):
             raise RuleError(f"{type(node).__name__} is not allowed in a rule: {source!r}",
                             file=file, path=where)
-        _check_node(node, source, where, file, allowed, bound, used)
+        if run:
+            _check_run_node(node, source, where, file, allowed, bound, methods)
+        _check_node(node, source, where, file, allowed | ({"cell"} if run else set()), bound,
+                    used, run)
     return Rule(source, tree, frozenset(used), where, file)
 
 
-def _check_node(node, source, where, file, allowed, bound, used) -> None:
+def _method_parts(tree: ast.AST) -> set[int]:
+    """ids of the `cell` names and `cell.stat` attributes of method calls `cell.stat(metric)`."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            out |= {id(node.func), id(node.func.value)}
+    return out
+
+
+def _check_run_node(node, source, where, file, metrics, bound, methods) -> None:
+    """A run rule: metric names; `cell` only as `cell.median(metric)` and its kin."""
+    def fail(msg: str):
+        raise RuleError(f"{msg} in {source!r}", file=file, path=where)
+
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+        if node.id == "cell" and id(node) not in methods:
+            fail(f"`cell` is used only as cell.{{{','.join(sorted(CELL_METHODS))}}}(metric)")
+        if node.id not in metrics | {"cell"} | set(FUNCTIONS) | bound:
+            fail(f"unknown metric {node.id!r}; the plan declares "
+                 f"{', '.join(sorted(metrics)) or 'no metrics'} (add it to metrics.secondary)")
+    elif isinstance(node, ast.Attribute) and id(node) not in methods:
+        fail(f"a run rule reads metrics by name; attribute {node.attr!r} is not allowed")
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        f, args = node.func, node.args
+        if args and isinstance(args[0], ast.Name) and args[0].id not in metrics:
+            fail(f"unknown metric {args[0].id!r}; the plan declares "
+                 f"{', '.join(sorted(metrics)) or 'no metrics'} (add it to metrics.secondary)")
+        if not (isinstance(f.value, ast.Name) and f.value.id == "cell"
+                and f.attr in CELL_METHODS and len(args) == 1 and not node.keywords
+                and isinstance(args[0], ast.Name) and args[0].id in metrics):
+            fail(f"expected cell.<{'|'.join(sorted(CELL_METHODS))}>(<a declared metric>) "
+                 f"(metrics: {', '.join(sorted(metrics))})")
+
+
+def _check_node(node, source, where, file, allowed, bound, used, run=False) -> None:
+    if run and isinstance(node, (ast.Attribute, ast.Call)) and \
+            isinstance(getattr(node, "func", node), ast.Attribute):
+        return  # a method call `cell.median(metric)`, checked by _check_run_node
     if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
         if node.id not in allowed and node.id not in FUNCTIONS and node.id not in bound:
             raise RuleError(f"unknown name {node.id!r} in {source!r}; known names: "
@@ -212,6 +272,9 @@ class _Eval:
         return True
 
     def v_Call(self, node):
+        if isinstance(node.func, ast.Attribute):  # a run rule's cell.median(metric)
+            table = self.strict(node.func.value)
+            return (table.get(node.args[0].id) or {}).get(node.func.attr)
         fn = FUNCTIONS[node.func.id]
         args = [self.visit(a) for a in node.args]
         if node.func.id in ("any", "all"):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 
@@ -22,6 +22,7 @@ from filelock import FileLock, Timeout
 
 from . import ledger as L
 from . import registration
+from .blinding import during_sweep, shown_metrics
 from .design import STAGE2, RunKey, expand
 from .errors import InputError, RefusedError
 from .events import TERMINAL, Event
@@ -160,6 +161,7 @@ class _Sweep:
         # one append (one fsync) per pass of the dispatch loop, not one per record.
         self._pending: list[tuple[str, dict[str, Any]]] = []
         self._after_write: list[Callable[[], None]] = []
+        self.blind = during_sweep(plan)  # progress shows no test-split metric
 
     # -- top level
     def go(self) -> SweepReport:
@@ -338,7 +340,8 @@ class _Sweep:
             req = RunRequest(key.run_id, key.role, key.cell, key.stage, key.seed, dict(key.params),
                              self._run_dir(key.run_id))
             self._after_write.append(lambda: cleanup(self.plan.trial, req, self.plan.folder))
-        self._after_write.append(lambda: self.progress.advance(key, outcome))
+        shown = replace(outcome, metrics=shown_metrics(self.blind, outcome.metrics))
+        self._after_write.append(lambda: self.progress.advance(key, shown))
 
     def _check_kill(self) -> bool:
         if not self.plan.kill:

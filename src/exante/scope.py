@@ -29,12 +29,18 @@ def run_value(record: Mapping[str, Any], plan: Plan) -> float:
 
 
 def cell_values(plan: Plan, results: list[Mapping[str, Any]],
-                reused: Mapping[str, Any] | None = None) -> dict[str, list[float]]:
-    """cell name -> values in seed order; the baseline includes a reused measurement."""
+                reused: Mapping[str, Any] | None = None,
+                override: Mapping[str, float] | None = None) -> dict[str, list[float]]:
+    """cell name -> values in seed order; the baseline includes a reused measurement.
+
+    `override`: run id -> the value to use instead (untrained runs, see `exante.untrained`)."""
     by_cell: dict[str, list[tuple[int, float]]] = {}
+    override = override or {}
     for record in results:
         data = record["data"]
-        by_cell.setdefault(data["cell"], []).append((data["seed"], run_value(record, plan)))
+        rid = data["run_id"]
+        value = override[rid] if rid in override else run_value(record, plan)
+        by_cell.setdefault(data["cell"], []).append((data["seed"], value))
     if reused is not None:
         base = design_cells(plan)[0].name
         by_cell[base] = [(r["seed"], float(r["value"])) for r in reused["runs"]] + [

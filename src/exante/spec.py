@@ -28,6 +28,8 @@ DECISION_KEYS = ("rule", "acceptance", "strict", "lenient", "catastrophic", "sig
                  "smallest_effect", "sigma_guess", "equivalence_margin")  # every family's keys
 TRAP_EXPECT = ("worse", "no_effect", "check")
 FAILURE_POLICIES = ("exclude", "count_as_worst")
+UNTRAINED_POLICIES = ("exclude", "keep", "count_as_worst")  # failures.untrained
+SPLITS = ("train", "validation", "test")  # metrics.*.split: which data a metric is measured on
 
 
 # ---------------------------------------------------------------- records
@@ -39,6 +41,7 @@ class Metric:
     direction: str | None = None  # None only for seed-000 prose plans
     unit: str | None = None
     aggregation: str | None = None
+    split: str | None = None  # train | validation | test: a test metric stays blind (see blinding)
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,8 @@ class Failures:
     policy: str = "exclude"
     worst: float | None = None
     retries: int = 0
+    untrained_if: str | None = None  # a run rule (rules.parse_run_rule): the run ran, did not train
+    untrained: str | None = None  # what a marked run counts as: exclude | keep | count_as_worst
 
 
 @dataclass(frozen=True)
@@ -165,11 +170,28 @@ class Plan:
     retracts: tuple[Mapping[str, str], ...] = ()
     ladder: Mapping[str, Any] = field(default_factory=dict)
     hypotheses: Mapping[str, str] = field(default_factory=dict)
+    pilot_metric_name: str | None = None  # metrics.pilot
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def folder(self) -> Path:
         return self.path.parent
+
+    @property
+    def metrics(self) -> tuple[Metric, ...]:
+        """Every declared metric, the primary first."""
+        return ((self.primary,) if self.primary is not None else ()) + self.secondary
+
+    def pilot_metric(self) -> Metric | None:
+        """What pilots measure: `metrics.pilot`, else the first validation-split metric."""
+        by_name = {m.name: m for m in self.metrics}
+        if self.pilot_metric_name is not None:
+            return by_name.get(self.pilot_metric_name)
+        return next((m for m in self.metrics if m.split == "validation"), None)
+
+    def blind_metrics(self) -> tuple[str, ...]:
+        """The test-split metrics: not shown until the registered sweep is complete."""
+        return tuple(m.name for m in self.metrics if m.split == "test")
 
     def missing_for_run(self) -> list[str]:
         """Machine-readable fields `exante run` needs that this plan lacks, with what to add."""
@@ -236,6 +258,7 @@ def plan_from_mapping(data: dict[str, Any], path: Path) -> Plan:
     from .spec_sections import (TOP_KEYS, _data, _decision, _design, _failures, _kill,
                                 _kill_prose, _metrics, _prose, _retracts, _seed_protocol,
                                 _strings, _tau, _trial, _traps)
+    from .spec_sections import _pilot_metric
 
     r = _Reader(str(path))
     top = r.mapping(data, "", TOP_KEYS)
@@ -246,6 +269,7 @@ def plan_from_mapping(data: dict[str, Any], path: Path) -> Plan:
         raise PlanError("is required: state the hypothesis before any result exists",
                         file=str(path), path="hypothesis")
     primary, secondary = _metrics(r, top.get("metrics"))
+    pilot = _pilot_metric(r, top.get("metrics"), primary, secondary)
     trial, resources = _trial(r, top["trial"]) if top.get("trial") is not None else (None, {})
     design = _design(r, top.get("design"), top)
     kill_prose, no_escalation = _kill_prose(r, top.get("kill_criterion"))
@@ -263,12 +287,12 @@ def plan_from_mapping(data: dict[str, Any], path: Path) -> Plan:
                                                             "trap_cells"),
         tau=_tau(r, top.get("tau"), "tau") or _tau(r, top.get("tau_baseline"), "tau_baseline"),
         kill=_kill(r, top.get("kill")), no_escalation=no_escalation, kill_prose=kill_prose,
-        failures=_failures(r, top.get("failures")),
+        failures=_failures(r, top.get("failures"), (primary, *secondary)),
         seed_protocol=_seed_protocol(r, top.get("seed_protocol")), data=_data(r, top.get("data")),
         code=_strings(r, top.get("code"), "code"), retracts=_retracts(r, top.get("retracts")),
         ladder=r.mapping(top.get("ladder"), "ladder", ("name", "rung", "scope")),
         hypotheses={k: str(v) for k, v in r.scalars(top.get("hypotheses"), "hypotheses").items()},
-        raw=data,
+        pilot_metric_name=pilot, raw=data,
     )
     _cross_check(plan, r)
     return plan

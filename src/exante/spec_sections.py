@@ -11,9 +11,9 @@ import shlex
 from typing import Any, Mapping
 
 from .errors import PlanError
-from .spec import (DECISION_KEYS, DIRECTIONS, FAILURE_POLICIES, ID_RE, TARGET_RE, TRAP_EXPECT,
-                   DataFile, Decision, Design, Failures, KillRule, Metric, SeedProtocol, Tau,
-                   Tiers, Trap, TrialSpec)
+from .spec import (DECISION_KEYS, DIRECTIONS, FAILURE_POLICIES, ID_RE, SPLITS, TARGET_RE,
+                   TRAP_EXPECT, UNTRAINED_POLICIES, DataFile, Decision, Design, Failures,
+                   KillRule, Metric, SeedProtocol, Tau, Tiers, Trap, TrialSpec)
 from .spec_reader import _Reader, _is_scalar, _keys
 
 
@@ -31,18 +31,19 @@ def _metric(r: _Reader, node: Any, path: str, parent: dict[str, Any]) -> Metric:
     if isinstance(node, str):  # seed 000: `primary: frobenius_relative_error`
         return Metric(node, None, r.string(parent.get("unit"), "metrics.unit"),
                       r.string(parent.get("aggregation"), "metrics.aggregation"))
-    m = r.mapping(node, path, ("name", "direction", "unit", "aggregation"))
+    m = r.mapping(node, path, ("name", "direction", "unit", "aggregation", "split"))
     return Metric(
         name=r.string(m.get("name"), f"{path}.name", required=True),
         direction=r.string(m.get("direction"), f"{path}.direction", required=True,
                            choices=DIRECTIONS),
         unit=r.string(m.get("unit"), f"{path}.unit"),
         aggregation=r.string(m.get("aggregation"), f"{path}.aggregation"),
+        split=r.string(m.get("split"), f"{path}.split", choices=SPLITS),
     )
 
 
 def _metrics(r: _Reader, node: Any) -> tuple[Metric | None, tuple[Metric, ...]]:
-    m = r.mapping(node, "metrics", ("primary", "secondary", "unit", "aggregation"))
+    m = r.mapping(node, "metrics", ("primary", "secondary", "unit", "aggregation", "pilot"))
     if "primary" not in m:
         raise PlanError("is required: the primary metric, e.g. {name: test_acc, direction: higher}",
                         file=r.file, path="metrics.primary")
@@ -51,6 +52,22 @@ def _metrics(r: _Reader, node: Any) -> tuple[Metric | None, tuple[Metric, ...]]:
     if not isinstance(second, list):
         raise r.fail("metrics.secondary", "a list", second)
     return primary, tuple(_metric(r, s, f"metrics.secondary[{i}]", m) for i, s in enumerate(second))
+
+
+def _pilot_metric(r: _Reader, node: Any, primary: Metric | None,
+                  secondary: tuple[Metric, ...]) -> str | None:
+    """`metrics.pilot`: a declared metric that is not measured on the test split."""
+    name = r.string(node.get("pilot"), "metrics.pilot") if isinstance(node, dict) else None
+    if name is None:
+        return None
+    declared = {m.name: m for m in ((primary,) if primary else ()) + secondary}
+    if name not in declared:
+        raise PlanError(f"names no declared metric; metrics are {', '.join(declared)} (declare "
+                        "it under metrics.secondary)", file=r.file, path="metrics.pilot")
+    if declared[name].split == "test":
+        raise PlanError(f"{name} is registered with split: test; pilots must never look at the "
+                        "test set: name a validation metric", file=r.file, path="metrics.pilot")
+    return name
 
 
 def _design(r: _Reader, node: Any, top: dict[str, Any]) -> Design:
@@ -311,16 +328,42 @@ def _retracts(r: _Reader, node: Any) -> tuple[Mapping[str, str], ...]:
     return tuple(out)
 
 
-def _failures(r: _Reader, node: Any) -> Failures:
+def _failures(r: _Reader, node: Any, metrics: tuple = ()) -> Failures:
     if isinstance(node, str):
         node = {"policy": node}
-    f = r.mapping(node, "failures", ("policy", "worst", "retries"))
+    f = r.mapping(node, "failures", ("policy", "worst", "retries", "untrained_if", "untrained"))
     policy = r.string(f.get("policy"), "failures.policy", choices=FAILURE_POLICIES) or "exclude"
     worst = r.number(f.get("worst"), "failures.worst")
     if policy == "count_as_worst" and worst is None:
         raise PlanError("count_as_worst needs `worst:` (the value a failed run scores)",
                         file=r.file, path="failures.worst")
-    return Failures(policy, worst, r.integer(f.get("retries"), "failures.retries", 0, high=100))
+    when, untrained = _untrained(r, f, metrics, worst)
+    return Failures(policy, worst, r.integer(f.get("retries"), "failures.retries", 0, high=100),
+                    when, untrained)
+
+
+def _untrained(r: _Reader, f: dict[str, Any], metrics: tuple, worst: float | None
+               ) -> tuple[str | None, str | None]:
+    """`failures.untrained_if` (a run rule over declared metrics) and its registered policy."""
+    from . import rules
+
+    when = r.string(f.get("untrained_if"), "failures.untrained_if")
+    policy = r.string(f.get("untrained"), "failures.untrained", choices=UNTRAINED_POLICIES)
+    if when is None:
+        if policy is not None:
+            raise PlanError("failures.untrained needs failures.untrained_if: the rule that "
+                            "marks a run as not trained", file=r.file, path="failures.untrained")
+        return None, None
+    if policy is None:
+        raise PlanError(f"failures.untrained_if needs a registered policy: failures.untrained: "
+                        f"{' | '.join(UNTRAINED_POLICIES)} (decided before any run)",
+                        file=r.file, path="failures.untrained")
+    if policy == "count_as_worst" and worst is None:
+        raise PlanError("untrained: count_as_worst needs `worst:` (the value such a run scores)",
+                        file=r.file, path="failures.worst")
+    rules.parse_run_rule(when, where="failures.untrained_if", file=r.file,
+                         metrics=tuple(m.name for m in metrics if m is not None))
+    return when, policy
 
 
 def _kill_prose(r: _Reader, node: Any) -> tuple[str | None, bool]:

@@ -51,12 +51,26 @@ def status(path: Path, *, plan: Plan | None = None,
         slot["planned"] += 1
         if key.run_id in results:
             slot["completed" if results[key.run_id].ok else "failed"] += 1
-    return {"experiment_id": plan.experiment_id, "planned": len(keys), "completed": completed,
-            "failed": failed, "pending": len(keys) - completed - failed,
-            "killed": current.killed is not None, "kill": current.killed,
-            "deviated": current.deviated, "amendments": len(current.amendments),
-            "sealed": current.sealed_hash, "by_role": by_role, "stage2": stage2,
-            "reused_baseline": reused.get("source") if reused else None}
+    out = {"experiment_id": plan.experiment_id, "planned": len(keys), "completed": completed,
+           "failed": failed, "pending": len(keys) - completed - failed,
+           "killed": current.killed is not None, "kill": current.killed,
+           "deviated": current.deviated, "amendments": len(current.amendments),
+           "sealed": current.sealed_hash, "by_role": by_role, "stage2": stage2,
+           "reused_baseline": reused.get("source") if reused else None,
+           "pilots": len(history.pilots())}  # PILOT records: never counted as runs above
+    _blind(plan, out, {i: results[i] for i in ids if i in results})
+    return out
+
+
+def _blind(plan: Plan, out: dict[str, Any], done: dict[str, Record]) -> None:
+    """A test-split primary stays blind: say so, and show the validation metric instead."""
+    from . import blinding
+
+    if not plan.blind_metrics():
+        return
+    blind = blinding.state(plan, out)
+    out["blind"] = blind.to_dict()
+    out["interim"] = blinding.interim(blind, done)
 
 
 def _bet_status(experiment) -> dict[str, Any]:

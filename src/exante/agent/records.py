@@ -137,6 +137,14 @@ def sweep(report: Any, path: Path) -> dict[str, Any]:
                             "messages": list(report.messages)})
 
 
+def pilot(report: Any, path: Path, seeds: list[int]) -> dict[str, Any]:
+    """The record of one `pilot` call (a pilot_run.PilotReport)."""
+    return envelope("pilot", {"path": str(path), "metric": report.metric, "seeds": list(seeds),
+                              "cells": list(report.cells), "planned": report.planned,
+                              "skipped": report.skipped, "ok": report.ok,
+                              "failed": report.failed, "sigma": report.sigma})
+
+
 def sweep_state(path: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
     """Is a sweep running on this experiment now? The last SWEEP_STARTED without a
     SWEEP_FINISHED after it, whose process is still alive."""
@@ -188,14 +196,26 @@ def decide(path: Path) -> dict[str, Any]:
 
 
 def log(path: Path) -> dict[str, Any]:
+    """Every ledger record; a test-split metric's values masked while it is blind."""
+    from .. import blinding
     from .. import ledger as L
     from ..paths import ledger_path
 
     records = L.Ledger(ledger_path(path)).records()  # verifies the chain or raises
+    blind = _blind_state(path, records)
+    shown = [blinding.masked(blind, r) for r in records] if blind is not None else records
+    extra = {"blind": blind.to_dict()} if blind is not None and blind.active else {}
     return envelope("log", {"path": str(ledger_path(path)), "chain_ok": True,
                             "count": len(records),
                             "head": records[-1]["hash"] if records else L.GENESIS,
-                            "records": records})
+                            "records": shown, **extra})
+
+
+def _blind_state(path: Path, records: list[dict[str, Any]]):
+    """The plan's blind state (None without test-split metrics or for a bet module)."""
+    from .. import blinding
+
+    return blinding.of_records(path, records)
 
 
 # ---------------------------------------------------------------- the record

@@ -237,7 +237,7 @@ def _pilot_items(plan: Plan, source: Source, cmap: ColumnMap, names: list[str],
         if not hits:
             out.unmatched.append(row.ref)
             continue
-        metrics, kind, error = _metrics(plan, row, cmap)
+        metrics, kind, error = _pilot_metrics(plan, row, *_metrics(plan, row, cmap))
         name, role, params = hits[0]
         out.items.append((retro.PILOT, {
             "cell": name, "role": role, "seed": seed, "params": dict(params),
@@ -248,6 +248,23 @@ def _pilot_items(plan: Plan, source: Source, cmap: ColumnMap, names: list[str],
         out.failed += bool(kind)
     _check_unmatched(source, out, allow_unmatched, names, cmap)
     return out
+
+
+def _pilot_metrics(plan: Plan, row: Row, metrics: dict[str, float], kind: str, error: str
+                   ) -> tuple[dict[str, float], str, str]:
+    """A pilot keeps no test-split metric (it would be a look at the test set before the
+    lock); with one registered, the pilot metric is the one a pilot row must have."""
+    blind = set(plan.blind_metrics())
+    if not blind:
+        return metrics, kind, error
+    kept = {k: v for k, v in metrics.items() if k not in blind}
+    pilot = plan.pilot_metric()
+    if pilot is None or pilot.name not in kept:
+        return kept, "missing_metric", (f"imported row {row.ref} has no value for the pilot "
+                                        f"metric {pilot.name if pilot else '(metrics.pilot)'!r}")
+    bad = {k: v for k, v in kept.items() if not math.isfinite(v)}
+    return kept, ("nan" if bad else ""), (f"imported row {row.ref}: non-finite metric(s) {bad}"
+                                          if bad else "")
 
 
 def _registered_seeds(plan: Plan) -> set[int]:

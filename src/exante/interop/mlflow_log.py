@@ -89,6 +89,16 @@ def sync(plan_path: Path, uri: str | None = None) -> dict[str, Any]:
         if r["event"] in (L.RUN_OK, L.RUN_FAILED):
             latest[r["data"]["run_id"]] = r
     logged = 0
+    from .. import blinding
+
+    blind = blinding.of_records(plan_path, records)
+    if blind is not None and blind.active:  # a test-split metric: nothing leaves until complete
+        return {"experiment_id": exp, "parent_run_id": parent, "logged": 0,
+                "already": sum(str(r["seq"]) in logged_seqs for r in latest.values()),
+                "uri": uri or "(mlflow default)",
+                "deferred": f"{', '.join(blind.metrics)} is blind until the registered sweep "
+                            f"is complete ({blind.done}/{blind.planned} runs): runs are logged "
+                            "to MLflow by the first --log-to after that"}
     for record in latest.values():
         if str(record["seq"]) in logged_seqs:
             continue

@@ -26,7 +26,10 @@ BASE = ("run_id", "cell", "role", "stage", "seed", "status", "error_kind", "wall
 
 def rows(plan_path: Path, *, pilots: bool = True) -> list[dict[str, Any]]:
     """Every run of the plan's ledger as a flat dict, in ledger order (pilots first)."""
+    from .. import blinding
+
     records = L.Ledger(ledger_path(plan_path)).records()
+    blind = blinding.of_records(plan_path, records)  # test-split metrics left out while blind
     latest: dict[str, dict[str, Any]] = {}
     pilot_rows: list[dict[str, Any]] = []
     for r in records:
@@ -49,7 +52,8 @@ def rows(plan_path: Path, *, pilots: bool = True) -> list[dict[str, Any]]:
         out.append(_row(d["run_id"], d["cell"], d["role"], d.get("stage"), d["seed"],
                         "ok" if r["event"] == L.RUN_OK else "failed", d.get("error_kind"),
                         d.get("wall_s"), imported, d.get("params") or {},
-                        d.get("metrics") or {}))
+                        blinding.shown_metrics(blind, d.get("metrics") or {}) if blind
+                        else d.get("metrics") or {}))
     return out
 
 

@@ -119,6 +119,11 @@ def _design_slide(ctx: Ctx) -> Slide:
     for factor, row in list((dc.get("per_factor") or {}).items())[:3]:
         rows.append([f"{nice(factor)}: {row.get('runs_per_level')} runs per level",
                      f"power {fmt.frac(row.get('power_at_smallest_effect'))}"])
+    seen = ctx.r.get("design_check_observed") or {}
+    if seen.get("sigma_observed"):
+        rows += [["σ assumed at lock / observed", f"{fmt.num(seen.get('sigma_assumed'))} / "
+                                                  f"{fmt.num(seen['sigma_observed'])}"],
+                 ["Power at the observed σ", fmt.frac(seen.get("power"))]]
     return Slide("Could the design decide?", [Table(["Operating characteristic", "Value"], rows)],
                  notes=("Simulated at lock time, before any data: how often this design would "
                         "find an effect that is there, and how often one that is not. A null "
@@ -148,6 +153,11 @@ def _flow_slide(ctx: Ctx) -> Slide:
     items = [f"Registered {f.get('planned', '—')} runs → ran {f.get('run', '—')} → finished "
              f"{f.get('ok', '—')} → analysed {f.get('analysed', '—')}",
              f"Failed: {f.get('failed', 0)}; not run: {f.get('not_run', 0)}"]
+    marked = ctx.r.get("untrained") or []
+    if marked:
+        items.append(f"Did not train (registered rule): {len(marked)} run(s), "
+                     f"{marked[0].get('policy')}: " + ", ".join(
+                         f"{m.get('cell')} seed {m.get('seed')}" for m in marked[:4]))
     controls = controls_sentence(ctx)
     if controls:
         items.append(controls)

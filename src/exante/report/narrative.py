@@ -119,7 +119,36 @@ def design_check(result: Result) -> Section:
             else "NEVER flips: it cannot decide anything")] for g in gates]))
     if dc.get("note"):
         blocks.append(Para(str(dc["note"])))
+    blocks += against_data(result)
     return Section("Design check", blocks)
+
+
+def against_data(result: Result) -> list:
+    """The design check held against the data: assumed σ beside observed, power, CI widths."""
+    seen = result.get("design_check_observed")
+    if not seen:
+        return []
+    rows = [["σ assumed at lock", f"{fmt.num(seen.get('sigma_assumed'))} "
+                                  f"({seen.get('sigma_source') or '—'})"],
+            ["σ observed", f"{fmt.num(seen.get('sigma_observed'))} ({seen.get('sigma_observed_how')}"
+                           f", df {seen.get('sigma_observed_df')})"]]
+    rows += [[f"σ observed, {s['name']} stratum (√MS)", f"{fmt.num(s['sigma'])} (df {s['df']})"]
+             for s in seen.get("strata") or []]
+    rows.append(["power at the smallest effect, observed σ", fmt.frac(seen.get("power"))])
+    for factor, row in (seen.get("factors") or {}).items():
+        text = f"CI half-width {fmt.num(row.get('ci_half_width'))}"
+        if row.get("margin") is not None:
+            text += (f" vs margin ±{row['margin']:g} ("
+                     + ("equivalence testable" if row.get("equivalence_testable") else
+                        "equivalence NOT testable") + ")")
+        if row.get("power") is not None:
+            text += f"; power {fmt.frac(row['power'])}"
+        rows.append([f"{factor} at the observed σ", text])
+    blocks: list = [Para("Held against the data (after the runs):"),
+                    Table(["Assumed vs observed", "Value"], rows)]
+    if seen.get("lines"):
+        blocks.append(Bullets(list(seen["lines"])))
+    return blocks
 
 
 def verdict(result: Result) -> Section:
@@ -187,7 +216,7 @@ def flow(result: Result, *, per_cell: bool = True) -> Section:
     if reasons:
         blocks.append(Bullets(reasons))
     if not per_cell:
-        return Section("Flow of runs", blocks)
+        return Section("Flow of runs", blocks + untrained(result))
     rows = [[c["name"], c.get("role", ""), str(len(c.get("seeds") or [])),
              str(len(c.get("failed") or [])), str((c.get("stats") or {}).get("n", 0))]
             for c in view.cells(result)]
@@ -197,7 +226,23 @@ def flow(result: Result, *, per_cell: bool = True) -> Section:
                 for c in view.cells(result) for x in c.get("failed") or []]
     if failures:
         blocks.append(Table(["Cell", "Seed", "Kind", "Error (first line)"], failures))
+    blocks += untrained(result)
     return Section("Flow of runs", blocks)
+
+
+def untrained(result: Result) -> list:
+    """The runs the registered `failures.untrained_if` rule marked, each named with its numbers."""
+    marked = result.get("untrained") or []
+    if not marked:
+        return []
+    policy = {"exclude": "excluded from every statistic", "keep": "kept as they are",
+              "count_as_worst": "scored as the registered worst value"}
+    how = policy.get(marked[0].get("policy"), str(marked[0].get("policy")))
+    rows = [[m.get("run_id", ""), m.get("cell", ""), str(m.get("seed")), m.get("why", "")]
+            for m in marked]
+    return [Para(f"{len(marked)} run(s) ran but did not train by the registered rule "
+                 f"(failures.untrained_if); per the plan they are {how}:", kind="warn"),
+            Table(["Run", "Cell", "Seed", "Why (the rule and its numbers)"], rows)]
 
 
 def not_shown(result: Result, plan=None) -> Section:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import derived, findings, fmt, view
-from .doc import Para, Quote, Section, Table, code
+from .doc import Bullets, Para, Quote, Section, Table, code
 from .paper_context import Ctx, and_list, cap, nice
 from .units import metric_words
 
@@ -241,6 +241,7 @@ def preregistration(ctx: Ctx) -> Section:
                            f"{fmt.frac(dc['power'])} power to detect an effect of "
                            f"{dc.get('smallest_effect')} SD and a {fmt.frac(dc.get('false_pass_rate'))} "
                            "false-positive rate per comparison."))
+    blocks += _against_data(r)
     blocks.append(_deviations(r))
     if r.get("retrospective"):
         blocks.insert(0, Para("RETROSPECTIVE: this plan was sealed after the runs it analyses "
@@ -263,6 +264,22 @@ def _plain_rule(ctx: Ctx, text: str) -> str:
                 f"lies within {m}" if m else "per factor: effect when a level's 95% CI excludes 0"
                 ) + "; otherwise inconclusive"
     return text
+
+
+def _against_data(r) -> list:
+    """The design check held against the data: the σ assumed beside the σ observed."""
+    seen = r.get("design_check_observed") or {}
+    if not seen.get("sigma_observed"):
+        return []
+    text = (f"Held against the data: the runs' pooled within-cell SD was "
+            f"{fmt.num(seen['sigma_observed'])} against the {fmt.num(seen.get('sigma_assumed'))} "
+            "assumed at lock"
+            + (f"; at the observed σ the power at the registered smallest effect was "
+               f"{fmt.frac(seen['power'])}" if seen.get("power") is not None else "") + ".")
+    out: list = [Para(text)]
+    if seen.get("lines"):
+        out.append(Bullets(list(seen["lines"])))
+    return out
 
 
 def _deviations(r) -> Para:

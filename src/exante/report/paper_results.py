@@ -341,6 +341,8 @@ PLAIN_CAVEATS = {
     "FAILED_RUNS": "Failed runs",
     "SEEDS_CORRELATED": "Runs sharing a seed are correlated",
     "FRAGILE": "Fragile verdict",
+    "UNTRAINED_RUNS": "Runs that did not train",
+    "UNTESTABLE": "Claims the data could not decide",
 }
 
 
@@ -353,6 +355,7 @@ def _threat(ctx: Ctx, code_: str, message: str) -> str | None:
         return (f"Few seeds: {n_seeds or 'few'} per cell. " +
                 (f"The design's power at an effect of {dc.get('smallest_effect')} SD was "
                  f"{fmt.frac(dc.get('power'))}; " if dc.get("power") is not None else "") +
+                _observed_power(ctx.r) +
                 "a finding without a detected effect is weak evidence of absence.")
     if code_ == "WINNERS_CURSE":
         return ("Inflated winners: effects estimated from few seeds that cleared a threshold "
@@ -375,6 +378,14 @@ def _threat(ctx: Ctx, code_: str, message: str) -> str | None:
         return None  # about cell-vs-baseline z scores, which decide nothing in a factorial plan
     label = PLAIN_CAVEATS.get(code_, code_.replace("_", " ").lower().capitalize())
     return f"{label}: {message}"
+
+
+def _observed_power(r) -> str:
+    seen = r.get("design_check_observed") or {}
+    if seen.get("power") is None or not seen.get("sigma_observed"):
+        return ""
+    return (f"at the observed σ {fmt.num(seen['sigma_observed'])} (assumed "
+            f"{fmt.num(seen.get('sigma_assumed'))}) it was {fmt.frac(seen['power'])}; ")
 
 
 def threats(ctx: Ctx) -> Section:
