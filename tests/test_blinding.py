@@ -117,6 +117,8 @@ def test_the_first_decide_after_the_sweep_records_when_test_numbers_were_shown(t
     assert status["blind"]["active"] is False and status["interim"] is None
 
 
+@pytest.mark.filterwarnings(  # MLflow's own SQLAlchemy use; as in test_interop_mlflow.py
+    "ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning")
 def test_export_and_mlflow_wait_for_the_sweep_too(tmp_path, cli):
     plan = make(tmp_path, "blind-export")
     runner.run(plan, runner.RunOptions(executor="inline", max_runs=2))
