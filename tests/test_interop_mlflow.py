@@ -170,3 +170,33 @@ def test_log_to_needs_mlflow_scheme(tmp_path, cli, make_plan):
     assert res.exit_code == 2 and "expected mlflow or mlflow:URI" in res.stderr
     assert not any(r["event"] == "SWEEP_STARTED"
                    for r in L.Ledger(plan.parent / "ledger.jsonl").records())
+
+
+def test_bare_mlflow_logs_to_a_store_beside_the_registry(tmp_path, cli, make_plan, monkeypatch):
+    """MLflow 3 refuses its old ./mlruns file store: bare `mlflow` must still just work."""
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    plan = make_plan("bare")
+    registration.lock(plan)
+    res = cli("run", plan, "--executor", "inline", "--quiet", "--log-to", "mlflow")
+    assert res.exit_code == 0, res.output
+    store = plan.parent.parent / "mlflow.db"
+    assert store.is_file() and "logged" in res.stderr
+    client = MlflowClient(tracking_uri=f"sqlite:///{store}")
+    assert client.get_experiment_by_name("bare") is not None
+
+
+def test_a_refused_store_or_dead_server_is_one_clear_line(tmp_path, cli, make_plan):
+    """A file store (refused by MLflow 3) and a server that is not there: one line, exit 1,
+    in seconds, the ledger intact."""
+    plan = make_plan("dead")
+    registration.lock(plan)
+    res = cli("run", plan, "--executor", "inline", "--quiet", "--log-to",
+              f"mlflow:file://{tmp_path / 'mlruns'}")
+    assert res.exit_code == 1 and "MLflow at file://" in res.stderr
+    assert "The runs are safe in the ledger" in res.stderr and "Traceback" not in res.output
+    res = cli("decide", plan, "--log-to", "mlflow:http://127.0.0.1:9")
+    assert res.exit_code == 1 and "MLflow at http://127.0.0.1:9" in res.stderr
+    assert (plan.parent / "result.json").is_file()
+    assert any(r["event"] == "DECIDED" for r in L.Ledger(plan.parent / "ledger.jsonl").records())

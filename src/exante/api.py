@@ -115,12 +115,13 @@ def runs(target: str | Path, *, root: str | Path | None = None):
     return frame(plan_path(target, root))
 
 
-def result(target: str | Path, *, root: str | Path | None = None) -> Mapping[str, Any]:
-    """The experiment's result.json, refused when it belongs to another plan version or
-    ledger state (decide again then)."""
+def result(target: str | Path, *, root: str | Path | None = None):
+    """The experiment's result.json as the typed `exante.results.Result` (`.verdict`,
+    `.cells`, `.comparisons`, `.caveats`; `r["key"]` still reads any JSON key), refused
+    when it belongs to another plan version or ledger state (decide again then)."""
     from .report.inputs import load_inputs
 
-    return load_inputs(plan_path(target, root)).result
+    return load_inputs(plan_path(target, root)).typed
 
 
 def import_runs(source: str | Path, into: str | Path, *, root: str | Path | None = None,

@@ -225,7 +225,8 @@ def _parse_opts(ctx, param, values) -> dict:
               help="No progress bar; print the sweep's record (schema exante.run/1).")
 @click.option("--log-to", "log_to", default=None, metavar="mlflow[:URI]",
               help="Also log every run to MLflow (nested under one run for the experiment); "
-                   "the ledger stays the record.")
+                   "bare 'mlflow': MLFLOW_TRACKING_URI, else experiments/mlflow.db. The "
+                   "ledger stays the record.")
 def run(path: Path, executor: str, opts: dict, workers: int | None, threads: int,
         address: str | None, partition: str | None, time_min: int | None,
         gpus_per_task: int | None, gpus: str | None, profile: Path | None, max_runs: int | None,

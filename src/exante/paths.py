@@ -52,4 +52,4 @@ def find_plan(target: str | Path, root: Path = DEFAULT_ROOT) -> Path:
     for name in PLAN_NAMES:
         if (folder / name).is_file():
             return folder / name
-    raise InputError(f"no experiment {target!r} under {root}/ (looked for {folder}/prereg.yaml)")
+    raise InputError(f"no experiment '{target}' under {root}/ (looked for {folder}/prereg.yaml)")

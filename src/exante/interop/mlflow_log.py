@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from .. import ledger as L
-from ..errors import InputError
+from ..errors import InputError, RefusedError
 from ..paths import experiment_dir, ledger_path
 from . import require, retro
 
@@ -67,12 +68,42 @@ def _experiment_id(client, name: str, uri: str | None) -> str:
                                     tags={f"{TAG}experiment_id": name})
 
 
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+                 "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}  # MLflow's own: 120 s x 7 retries
+
+
+def default_uri(plan_path: Path) -> str:
+    """MLFLOW_TRACKING_URI when set, else a SQLite store beside the registry's experiments
+    (MLflow 3 refuses its old ./mlruns file store by default)."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    return f"sqlite:///{(Path(plan_path).resolve().parent.parent / 'mlflow.db')}"
+
+
 def sync(plan_path: Path, uri: str | None = None) -> dict[str, Any]:
     """Log every run of the ledger not yet in MLflow, and the result/report once they exist.
 
-    Returns {experiment_id, parent_run_id, logged, already, uri}.
+    Returns {experiment_id, parent_run_id, logged, already, uri}. An MLflow failure
+    (a refused store, a server that does not answer) is one clear error: the ledger,
+    the source of truth, is already written and nothing in it depends on MLflow.
     """
-    plan_path = Path(plan_path)
+    uri = uri or default_uri(plan_path)
+    for key, value in HTTP_DEFAULTS.items():  # a dead server fails in seconds, not an hour
+        os.environ.setdefault(key, value)
+    require("mlflow", "mlflow")
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _sync(Path(plan_path), uri)
+    except (MlflowException, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise RefusedError(f"MLflow at {uri}: {first}. The runs are safe in the ledger; log "
+                           f"them later with the same command and --log-to mlflow:URI (e.g. "
+                           f"mlflow:sqlite:///mlflow.db)") from exc
+
+
+def _sync(plan_path: Path, uri: str) -> dict[str, Any]:
     records = L.Ledger(ledger_path(plan_path)).records()
     locks = [r for r in records if r["event"] in (L.LOCKED, L.AMENDED)]
     if not locks:
