@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
 from .. import ledger as L
+from ..history import History
 from . import view
 
 Result = Mapping[str, Any]
@@ -30,14 +31,12 @@ Result = Mapping[str, Any]
 # ---------------------------------------------------------------- run records
 
 
-def design_runs(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The latest finished record of each baseline/arm run (traps and τ are not design cells)."""
-    latest: dict[str, Mapping[str, Any]] = {}
-    for r in records:
-        if r.get("event") in (L.RUN_OK, L.RUN_FAILED):
-            latest[r["data"]["run_id"]] = r
-    return [r["data"] for r in latest.values()
-            if r.get("event") == L.RUN_OK and r["data"].get("role") in ("baseline", "arm")]
+def design_runs(records: "History | Iterable[Mapping[str, Any]]") -> list[Mapping[str, Any]]:
+    """The latest finished record of each baseline/arm run (traps and τ are not design cells),
+    as the History answers it."""
+    history = records if isinstance(records, History) else History(records)
+    return [r.data for r in history.terminal().values()
+            if r.ok and r.data.get("role") in ("baseline", "arm")]
 
 
 def _finite(v: Any) -> float | None:

@@ -100,6 +100,6 @@ class Ctx:
 def build(inputs: ReportInputs) -> Ctx:
     from .figures_factorial import factor_levels
 
-    runs = derived.design_runs(inputs.records)
+    runs = derived.design_runs(inputs.history or inputs.records)
     return Ctx(inputs=inputs, u=units_for(inputs.result), cite=Citations(), runs=runs,
                compute=derived.compute(inputs.records), levels=factor_levels(inputs.result))
