@@ -13,6 +13,7 @@ from typing import Any
 
 from ..design import ARM, BASELINE
 from ..verdicts import Verdict
+from . import _factorial_fit as fit_
 from .base import Family, RateInputs, trap_problems, welch_rates
 from .threshold import threshold_verdict
 
@@ -46,45 +47,42 @@ def analyse_factorial(plan, cells: list[dict]) -> dict[str, Any] | None:
         why = (f"cells without any finished run: {', '.join(empty[:5])}"
                + (f" and {len(empty) - 5} more" if len(empty) > 5 else "") if empty else
                f"{finite} finished runs for {len(rows)} cells leave no residual degrees of freedom")
-        return {"anova": None, "main_effects": None, "equivalence_margin":
-                plan.decision.equivalence_margin, "note": f"factorial model not estimable: {why}",
-                "factor_verdicts": {f: {"verdict": Verdict.INCONCLUSIVE, "why": why}
-                                    for f in plan.design.factors}}
-    levels: dict[str, list] = {f: [] for f in plan.design.factors}
-    y: list[float] = []
-    for cell in rows:
-        for value in cell["values"]:
-            for factor in levels:
-                levels[factor].append(cell["levels"][factor])
-            y.append(math.nan if value is None else value)
-    table = _stats().factorial_anova(levels, y)
-    effects = _stats().main_effects(levels, y, reference=dict(plan.design.baseline),
-                                 direction=plan.primary.direction, ci=plan.analysis.ci,
-                                 alpha=plan.analysis.alpha, anova=table)
-    margin = plan.decision.equivalence_margin
-    verdicts = {e.factor: factor_verdict(e, margin, table, plan.analysis.alpha)
-                for e in effects.effects}
-    return {"anova": table.to_dict(), "main_effects": effects.to_dict(),
-            "factor_verdicts": verdicts, "equivalence_margin": margin}
+        return _not_estimable(plan, why)
+    data = fit_.factorial_data(plan, cells)
+    fitted = fit_.fit(plan, data)
+    if fitted is None or not fitted.effects:
+        why = "the registered model could not be fitted: " + ", ".join(
+            map(str, fitted.flags if fitted is not None else ["a reference level has no runs"]))
+        return _not_estimable(plan, why)
+    return factorial_section(plan, data, fitted)
 
 
-def factor_verdict(effect, margin: float | None, table, alpha: float) -> dict[str, str]:
-    """EFFECT when a level's CI excludes 0; NO_EFFECT when every CI lies within ±margin."""
-    others = [lv for lv in effect.levels if lv.ci_low is not None]
-    if not others:
-        return {"verdict": Verdict.INCONCLUSIVE, "why": "no confidence interval (too few runs)"}
-    shown = "; ".join(f"{lv.level}: {lv.diff:+.4g} [{lv.ci_low:+.4g}, {lv.ci_high:+.4g}]"
-                      for lv in others)
-    excludes = [lv for lv in others if lv.ci_low > 0 or lv.ci_high < 0]
-    if excludes:
-        tag = f" ({effect.tag})" if effect.tag else ""
-        return {"verdict": Verdict.EFFECT, "why": f"a level's CI excludes 0{tag}: {shown}"}
-    if margin is not None and all(-margin < lv.ci_low and lv.ci_high < margin for lv in others):
-        return {"verdict": Verdict.NO_EFFECT, "why": f"every CI lies within ±{margin:g}: {shown}"}
-    why = "CIs include 0 but are wider than the equivalence margin" if margin is not None \
-        else "CIs include 0 and no equivalence margin was registered"
-    return {"verdict": Verdict.INCONCLUSIVE, "why": f"{why}: {shown}"}
+def _not_estimable(plan, why: str) -> dict[str, Any]:
+    return {"anova": None, "main_effects": None, "equivalence_margin":
+            plan.decision.equivalence_margin, "note": f"factorial model not estimable: {why}",
+            "factor_verdicts": {f: {"verdict": Verdict.INCONCLUSIVE, "why": why}
+                                for f in plan.design.factors}}
 
+
+def factorial_section(plan, data, fitted) -> dict[str, Any]:
+    """result.json's ``factorial``: the table, main effects, model, multiplicity, verdicts."""
+    rows = fit_.effects(plan, fitted)
+    residual = next(s for s in fitted.strata if s.name == "residual")
+    flags = [str(getattr(f, "value", f)) for f in fitted.flags]
+    if plan.analysis.model.type == "independent":
+        anova = _stats().factorial_anova(data.levels, data.y).to_dict()
+    else:  # each term against its own error stratum
+        anova = {"formula": f"y ~ cells, error strata of the {fitted.model} model",
+                 "terms": [t.to_dict() for t in fitted.terms], "df_resid": residual.df,
+                 "ms_resid": residual.ms, "n": fitted.n, "n_failed": fitted.n_failed,
+                 "flags": flags}
+    main = {"direction": plan.primary.direction, "ci_level": plan.analysis.ci, "effects": rows,
+            "cells": fit_.cell_means(data), "df_resid": residual.df, "ms_resid": residual.ms,
+            "flags": flags}
+    return {"anova": anova, "main_effects": main, "model": fit_.model_record(plan, fitted),
+            "multiplicity": fit_.multiplicity(plan, rows),
+            "factor_verdicts": fit_.verdicts(plan, rows),
+            "equivalence_margin": plan.decision.equivalence_margin}
 
 
 def _stats():
