@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from . import stats
+from . import caveats_model, stats
 from .design import ARM, BASELINE
 from .history import History
 from .spec import Plan
@@ -34,6 +34,8 @@ def caveats_for(plan: Plan, analysis: dict[str, Any], result: dict[str, Any]) ->
     out += _multiplicity(plan, comps)
     out += _shared_baseline(arms)
     out += _outliers(plan, cells, arms)
+    out += caveats_model.seeds_correlated(plan, analysis)
+    out += caveats_model.fragile(result)
     out += _zero_variance(cells)
     out += _failed(plan, cells)
     if result.get("deviated"):
@@ -91,10 +93,18 @@ def _multiplicity(plan: Plan, comps: list[dict]) -> list[dict]:
     k = len(comps)
     if k <= 1:
         return []
-    expected = stats.expected_false_passes(PER_CELL_NULL_RATE, k)
-    return [_c("MULTIPLICITY", f"{k} comparisons against the baseline (arms and traps): Welch p "
-                               f"values are Holm-adjusted across this family; expected false "
-                               f"WINNERs under no effect ≈ {k} × 0.031 = {expected:.2f}")]
+    test = "paired" if plan.analysis.model.paired else "Welch"
+    how = ("Holm-adjusted across this family" if plan.analysis.correction == "holm" else
+           "NOT adjusted (the plan registered correction: none)")
+    if plan.decision.rule == "sigma":
+        expected = stats.expected_false_passes(PER_CELL_NULL_RATE, k)
+        rate = f"expected false WINNERs under no effect ≈ {k} × 0.031 = {expected:.2f}"
+    else:
+        alpha = plan.analysis.alpha
+        rate = (f"expected chance rejections at α = {alpha:g} unadjusted ≈ {k} × {alpha:g} = "
+                f"{k * alpha:.2f}")
+    return [_c("MULTIPLICITY", f"{k} comparisons against the baseline (arms and traps): {test} "
+                               f"p values are {how}; {rate}")]
 
 
 def _shared_baseline(arms: list[dict]) -> list[dict]:
@@ -109,8 +119,10 @@ def _shared_baseline(arms: list[dict]) -> list[dict]:
 
 
 def _outliers(plan: Plan, cells: list[dict], arms: list[dict]) -> list[dict]:
+    """Per-cell 2σ verdicts that one run flips: only where the 2σ rule is the registered
+    rule (sigma); under any other rule FRAGILE re-decides the registered verdicts."""
     base = next((c for c in cells if c["role"] == BASELINE), None)
-    if base is None:
+    if base is None or plan.decision.rule != "sigma":
         return []
     rule = "A" if plan.decision.sigma == "baseline" else "B"
     flagged = []
