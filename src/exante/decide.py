@@ -12,6 +12,7 @@ plan's `decision.rule` names the family that decides.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field, replace
@@ -121,20 +122,16 @@ def _floats(values: list) -> list[float]:
 def _comparisons(plan: Plan, cells: list[dict]) -> list[dict[str, Any]]:
     """Each arm and trap against the baseline; Holm across the registered family (arms + traps)."""
     base = next(c for c in cells if c["role"] == BASELINE)
-    direction = plan.primary.direction
-    rule = "A" if plan.decision.sigma == "baseline" else "B"
+    a = plan.analysis
+    settings = (plan.primary.direction, "A" if plan.decision.sigma == "baseline" else "B",
+                plan.decision.threshold, a.alpha, a.ci)
     out = []
     for cell in cells:
         if cell["role"] not in (ARM, TRAP):
             continue
-        b, e = _floats(base["values"]), _floats(cell["values"])
-        comp = stats.compare(b, e, direction=direction, alpha=plan.analysis.alpha,
-                             ci=plan.analysis.ci, rng=np.random.default_rng(0)).to_dict()
-        sv = stats.sigma_verdict(b, e, direction=direction, rule=rule,
-                                 threshold=plan.decision.threshold, alpha=plan.analysis.alpha)
-        comp.update(cell=cell["name"], role=cell["role"], sigma_verdict=sv.verdict.value,
-                    sigma_tier=sv.tier.value if sv.tier else None,
-                    sigma=sv.to_dict())
+        comp = json.loads(_compared(settings, tuple(_floats(base["values"])),
+                                    tuple(_floats(cell["values"]))))
+        comp.update(cell=cell["name"], role=cell["role"])
         out.append(comp)
     if plan.analysis.model.paired:
         for comp in out:
@@ -144,6 +141,20 @@ def _comparisons(plan: Plan, cells: list[dict]) -> list[dict[str, Any]]:
     for comp, p in zip(out, adjusted):
         comp["p_holm"] = p
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _compared(settings: tuple, b: tuple[float, ...], e: tuple[float, ...]) -> str:
+    """Welch numbers and the 2σ verdict of one comparison (JSON; cached: the leave-one-out
+    sensitivity re-decides with most comparisons unchanged)."""
+    direction, rule, threshold, alpha, ci = settings
+    comp = stats.compare(list(b), list(e), direction=direction, alpha=alpha, ci=ci,
+                         rng=np.random.default_rng(0)).to_dict()
+    sv = stats.sigma_verdict(list(b), list(e), direction=direction, rule=rule,
+                             threshold=threshold, alpha=alpha)
+    comp.update(sigma_verdict=sv.verdict.value, sigma_tier=sv.tier.value if sv.tier else None,
+                sigma=sv.to_dict())
+    return json.dumps(comp)
 
 
 def _pair(plan: Plan, comp: dict[str, Any], base: dict, cell: dict) -> None:

@@ -82,3 +82,22 @@ def check_factorial(plan: Any, r: Reader) -> None:
     if plan.analysis.model.paired and not plan.design.seeds:
         raise PlanError(f"model {plan.analysis.model.type} blocks on the seed: list "
                         "design.seeds", file=r.file, path="analysis.model")
+
+
+def model_explanation(plan: Any) -> str:
+    """One line: the registered model and what it means for the error terms (lock, result)."""
+    m = plan.analysis.model
+    paired = (f"; every cell-vs-baseline comparison is paired by {m.block} (paired Δ, its CI, "
+              "d_z)") if m.paired else ""
+    if m.type == "blocked":
+        return (f"blocked on {m.block}: runs sharing a {m.block} form a block across all "
+                f"cells (y ~ cells + {m.block}); effects are tested against the residual "
+                f"after the blocks{paired}")
+    if m.type == "split_plot":
+        wp = ", ".join(m.whole_plot)
+        rest = ", ".join(f for f in plan.design.factors if f not in m.whole_plot)
+        return (f"split plot: a block is one {m.block} within one combination of {wp}; "
+                f"{wp} against the whole-plot error, {rest} and every interaction with them "
+                f"against the split-plot (residual) error{paired}")
+    return ("independent runs: every effect against the full model's residual; runs sharing "
+            "a seed are assumed uncorrelated (SEEDS_CORRELATED checks it on the data)")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 from ..design import ARM, BASELINE
+from ..spec_analysis import model_explanation
 from ..verdicts import Verdict
 
 AVERAGED_TAG = "averaged over an interaction"
@@ -147,23 +148,6 @@ def model_record(plan, fit_) -> dict[str, Any]:
             "n_failed", "n_blocks", "flags")
     return {"type": d["model"], **{k: d[k] for k in keep},
             "explanation": model_explanation(plan)}
-
-
-def model_explanation(plan) -> str:
-    """One line: the registered model and what it means for the error terms."""
-    m = plan.analysis.model
-    if m.type == "blocked":
-        return (f"blocked on {m.block}: runs sharing a {m.block} form a block across all "
-                f"cells (y ~ cells + {m.block}); every effect is tested against the "
-                "residual after the blocks")
-    if m.type == "split_plot":
-        wp = ", ".join(m.whole_plot)
-        rest = ", ".join(f for f in plan.design.factors if f not in m.whole_plot)
-        return (f"split plot: a block is one {m.block} within one combination of {wp}; "
-                f"{wp} tested against the whole-plot error, {rest} and every interaction "
-                "with them against the split-plot (residual) error")
-    return ("independent runs: every effect against the full model's residual (runs sharing "
-            "a seed are assumed uncorrelated; SEEDS_CORRELATED checks it)")
 
 
 def cell_means(data: FactorialData) -> list[dict[str, Any]]:
