@@ -324,3 +324,47 @@ def test_plan_records_the_model() -> None:
 
     plan = load_plan(Path(__file__).parents[1] / "src/exante/studies/mlp_ablation.yaml")
     assert plan.analysis.model == AnalysisModel("split_plot", "seed", ("depth", "activation"))
+
+
+PAIRED_TRIAL = """\
+VALUES = {"base": {1: 0.50, 2: 0.60, 3: 0.55, 4: 0.65, 5: 0.52},
+          "arm": {1: 0.52, 2: 0.61, 3: 0.58, 4: 0.66, 5: 0.55}}
+
+
+def train(params, seed, ctx):
+    return {"score": VALUES[params["which"]][seed]}
+"""
+
+
+@pytest.mark.parametrize("rule", ["threshold", "sigma"])
+def test_blocked_threshold_and_sigma_compare_paired_by_seed(tmp_path: Path, rule: str) -> None:
+    folder = tmp_path / f"paired_{rule}"
+    folder.mkdir()
+    module = f"trial_{uuid.uuid4().hex[:12]}"
+    (folder / f"{module}.py").write_text(PAIRED_TRIAL)
+    decision = ('{rule: threshold, acceptance: "experiment.p_holm < 0.05"}' if rule ==
+                "threshold" else "{rule: sigma}")
+    (folder / "prereg.yaml").write_text("\n".join([
+        f"experiment_id: paired-{rule}", "hypothesis: the arm scores higher on the same seed.",
+        "metrics: {primary: {name: score, direction: higher}}",
+        "design: {baseline: {which: base}, arms: {arm: {which: arm}}, seeds: [1, 2, 3, 4, 5]}",
+        f'trial: {{python: "{module}:train"}}',
+        "analysis: {model: {type: blocked, block: seed}}", f"decision: {decision}",
+        'sha256: ""']) + "\n")
+    result = run_and_decide(folder / "prereg.yaml")
+    comp = result["comparisons"][0]
+    base = [0.50, 0.60, 0.55, 0.65, 0.52]
+    arm = [0.52, 0.61, 0.58, 0.66, 0.55]
+    ref = sps.ttest_rel(arm, base)
+    ci = ref.confidence_interval(0.95)
+    diffs = np.subtract(arm, base)
+    paired = comp["paired"]
+    assert comp["test"] == "paired t by seed" and paired["seeds"] == [1, 2, 3, 4, 5]
+    assert paired["p_value"] == pytest.approx(ref.pvalue, abs=1e-12)
+    assert (paired["ci_low"], paired["ci_high"]) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    assert paired["d_z"] == pytest.approx(diffs.mean() / diffs.std(ddof=1), abs=1e-12)
+    assert comp["p_holm"] == pytest.approx(ref.pvalue, abs=1e-12)  # one comparison
+    assert comp["p_value"] != comp["p_holm"]  # Welch stays beside, the paired test decides
+    assert any("paired by seed (blocked model, 5 pairs)" in r for r in result["verdict_reasons"])
+    if rule == "threshold":
+        assert result["verdict"] == "PASS"  # paired p ≈ 0.003; Welch p ≈ 0.6 would fail

@@ -274,8 +274,8 @@ def verdict(plan: Plan, analysis: Analysis, killed: dict | None
 
 def _paired_reasons(plan: Plan, analysis: Analysis) -> list[str]:
     """Under a registered blocking, each arm's paired comparison, said in the reasons."""
-    if not plan.analysis.model.paired:
-        return []
+    if not plan.analysis.model.paired or plan.decision.rule == "factorial":
+        return []  # a factorial study's findings are its factor verdicts, not the cells
     out = []
     for comp in (c for c in analysis["comparisons"] if c["role"] == ARM and c.get("paired")):
         p = comp["paired"]

@@ -104,6 +104,8 @@ def factorial(result: Result) -> dict[str, Any] | None:
         "cell_means": [{"levels": dict(c.get("levels") or {}), "mean": c.get("mean"),
                         "n": c.get("n")} for c in cell_means],
         "margin": f.get("equivalence_margin"),
+        "model": dict(f.get("model") or {}),
+        "multiplicity": dict(f.get("multiplicity") or {}),
     }
 
 
