@@ -30,9 +30,9 @@ def caveats_for(plan: Plan, analysis: dict[str, Any], result: dict[str, Any]) ->
     out: list[dict[str, str]] = []
     out += _low_power(plan, cells, result.get("design_check"))
     out += _optional_stopping(analysis)
-    out += _winners_curse(result, arms, cells)
+    out += _winners_curse(result, [a for a in arms if _wins(plan, a)], cells)
     out += _multiplicity(plan, comps)
-    out += _shared_baseline(arms)
+    out += _shared_baseline(arms, [a for a in arms if _wins(plan, a)])
     out += _outliers(plan, cells, arms)
     out += caveats_model.seeds_correlated(plan, analysis)
     out += caveats_model.fragile(result)
@@ -46,7 +46,7 @@ def caveats_for(plan: Plan, analysis: dict[str, Any], result: dict[str, Any]) ->
                                         "(Bouthillier et al. 2021); check what the trial's seed "
                                         "controls"))
     out += _wall_clock_confound(cells, result)
-    out += _sigma_definition(arms)
+    out += _sigma_definition(arms) if plan.decision.rule == "sigma" else []
     out += _test_disagree(arms, plan)
     return out
 
@@ -76,9 +76,16 @@ def _optional_stopping(analysis: dict) -> list[dict]:
                                     "rate from about 2.6% to 3.1% (rule A)")]
 
 
-def _winners_curse(result: dict, arms: list[dict], cells: list[dict]) -> list[dict]:
-    winners = [a for a in arms if a.get("sigma_verdict") == "WINNER"
-               or (a.get("p_value") is not None and a["p_value"] < 0.05 and a["mean_diff"] > 0)]
+def _wins(plan: Plan, arm: dict) -> bool:
+    """An arm that wins by the registered rule: the 2σ WINNER under sigma, else the registered
+    test (paired under a blocked model, else Welch) significant in the better direction."""
+    if plan.decision.rule == "sigma":
+        return arm.get("sigma_verdict") == "WINNER"
+    p = arm.get("p_test", arm.get("p_value"))
+    return p is not None and p < plan.analysis.alpha and (arm.get("mean_diff") or 0) > 0
+
+
+def _winners_curse(result: dict, winners: list[dict], cells: list[dict]) -> list[dict]:
     small = [a for a in winners if (a.get("n_exp") or 0) <= 5]
     if not small:
         return []
@@ -107,10 +114,9 @@ def _multiplicity(plan: Plan, comps: list[dict]) -> list[dict]:
                                f"p values are {how}; {rate}")]
 
 
-def _shared_baseline(arms: list[dict]) -> list[dict]:
+def _shared_baseline(arms: list[dict], wins: list[dict]) -> list[dict]:
     if len(arms) < 2:
         return []
-    wins = [a for a in arms if a.get("sigma_verdict") == "WINNER"]
     msg = (f"{len(arms)} cells share one baseline: false wins cluster on an unlucky baseline "
            f"draw (18 null cells gave P(≥1 false WINNER) = 17.8% unadjusted, 1.3% Holm-Welch)")
     if len(wins) >= max(2, len(arms) // 2):
