@@ -368,3 +368,55 @@ def test_blocked_threshold_and_sigma_compare_paired_by_seed(tmp_path: Path, rule
     assert any("paired by seed (blocked model, 5 pairs)" in r for r in result["verdict_reasons"])
     if rule == "threshold":
         assert result["verdict"] == "PASS"  # paired p ≈ 0.003; Welch p ≈ 0.6 would fail
+
+
+OUTLIER_TRIAL = """\
+VALUES = {"base": {1: 0.50, 2: 0.51, 3: 0.49, 4: 0.50, 5: 0.60},
+          "arm": {1: 0.62, 2: 0.63, 3: 0.61, 4: 0.62, 5: 0.62}}
+
+
+def train(params, seed, ctx):
+    return {"score": VALUES[params["which"]][seed]}
+"""
+
+
+def outlier_plan(tmp_path: Path, decision: str) -> Path:
+    folder = tmp_path / f"outlier_{uuid.uuid4().hex[:6]}"
+    folder.mkdir()
+    module = f"trial_{uuid.uuid4().hex[:12]}"
+    (folder / f"{module}.py").write_text(OUTLIER_TRIAL)
+    (folder / "prereg.yaml").write_text("\n".join([
+        f"experiment_id: {folder.name}", "hypothesis: the arm scores higher.",
+        "metrics: {primary: {name: score, direction: higher}}",
+        "design: {baseline: {which: base}, arms: {arm: {which: arm}}, seeds: [1, 2, 3, 4, 5]}",
+        f'trial: {{python: "{module}:train"}}', f"decision: {decision}", 'sha256: ""']) + "\n")
+    return folder / "prereg.yaml"
+
+
+def test_caveats_judge_the_registered_rule_not_the_2sigma_rule(tmp_path: Path) -> None:
+    """One baseline run flips the per-cell 2σ verdict (z 2.2 -> 1.9); the registered threshold
+    rule does not move, so neither OUTLIER_SENSITIVE nor FRAGILE may be said of it."""
+    result = run_and_decide(outlier_plan(
+        tmp_path, '{rule: threshold, acceptance: "experiment.mean > baseline.mean + 0.05"}'))
+    codes = [c["code"] for c in result["caveats"]]
+    assert result["verdict"] == "PASS"
+    assert "OUTLIER_SENSITIVE" not in codes and "FRAGILE" not in codes
+    assert result["sensitivity"]["flips"] == [] and result["sensitivity"]["units"] == 10 + 5
+
+
+def test_under_the_2sigma_rule_the_same_run_is_fragile(tmp_path: Path) -> None:
+    result = run_and_decide(outlier_plan(tmp_path, "{rule: sigma}"))
+    codes = [c["code"] for c in result["caveats"]]
+    assert result["verdict"] == "WINNER"
+    assert "OUTLIER_SENSITIVE" in codes and "FRAGILE" in codes
+    flipped = {(f["kind"], f["unit"], f["after"]) for f in result["sensitivity"]["flips"]}
+    assert ("run", "baseline seed 1", "NEUTRAL") in flipped
+
+
+def test_lock_explains_the_registered_model(tmp_path: Path, cli) -> None:
+    plan = make_plan(tmp_path, split_plot_table(),
+                     "{type: split_plot, block: seed, whole_plot: [depth, act]}")
+    out = cli("lock", str(plan))
+    assert out.exit_code == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if "analysis model:" in x)
+    assert "split plot: a block is one seed within one combination of depth, act" in line
