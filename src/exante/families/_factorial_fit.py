@@ -52,7 +52,7 @@ def factorial_data(plan, cells: list[dict]) -> FactorialData:
     return FactorialData(levels, y, seeds, runs)
 
 
-def fit(plan, data: FactorialData):
+def fit(plan, data: FactorialData, *, sums_of_squares: bool = True):
     """`stats.fit_model` under the registered model; None when the model is not estimable."""
     from .. import stats
     from ..errors import InputError
@@ -63,7 +63,7 @@ def fit(plan, data: FactorialData):
                                whole_plot=m.whole_plot, block=m.block,
                                reference=dict(plan.design.baseline),
                                direction=plan.primary.direction, ci=plan.analysis.ci,
-                               alpha=plan.analysis.alpha)
+                               alpha=plan.analysis.alpha, sums_of_squares=sums_of_squares)
     except InputError:
         return None
 
@@ -120,7 +120,7 @@ def verdicts(plan, effect_rows: list[dict]) -> dict[str, dict[str, str]]:
 
 def verdicts_of(plan, data: FactorialData) -> dict[str, str]:
     """Factor -> verdict on ``data`` (for the leave-one-out sensitivity): fit and decide only."""
-    fit_ = fit(plan, data)
+    fit_ = fit(plan, data, sums_of_squares=False)
     if fit_ is None or not fit_.effects:
         return {f: Verdict.INCONCLUSIVE for f in plan.design.factors}
     return {f: str(v["verdict"]) for f, v in verdicts(plan, effects(plan, fit_)).items()}
