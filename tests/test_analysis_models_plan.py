@@ -420,3 +420,36 @@ def test_lock_explains_the_registered_model(tmp_path: Path, cli) -> None:
     assert out.exit_code == 0, out.stderr
     line = next(x for x in out.stdout.splitlines() if "analysis model:" in x)
     assert "split plot: a block is one seed within one combination of depth, act" in line
+
+
+def test_result_reads_the_new_fields_and_old_results_still_read(tmp_path: Path) -> None:
+    from exante.results import read_result
+
+    plan = make_plan(tmp_path, split_plot_table(), "{type: blocked, block: seed}")
+    run_and_decide(plan)
+    result = read_result(plan.parent)
+    assert result.analysis_model["type"] == "blocked"
+    assert set(result.sensitivity) == {"units", "method", "flips"}
+    old = read_result(Path(__file__).parent / "fixtures/registry/mlp-ablation-v1")
+    assert old.sensitivity is None and old.analysis_model is None
+
+
+def test_report_intervals_use_the_split_plot_strata(tmp_path: Path) -> None:
+    """Simple effects within whole plots use the split-plot error; two-way means and
+    differences across whole plots the whole-plot error (the larger, here)."""
+    from exante.report import derived
+    from exante.results import read_result
+
+    plan = make_plan(tmp_path, split_plot_table(),
+                     "{type: split_plot, block: seed, whole_plot: [depth, act]}")
+    run_and_decide(plan)
+    result = read_result(plan.parent)
+    df = frame(split_plot_table())
+    st = strata_by_statsmodels(df, "C(depth):C(act):C(seed)")
+    assert derived._error_term(result, ("wd",)) == pytest.approx(st["residual"], abs=1e-12)
+    assert derived._error_term(result, ("depth",)) == pytest.approx(st["between"], abs=1e-12)
+    assert derived._error_term(result) == pytest.approx(st["between"], abs=1e-12)
+    levels = {"depth": [2, 4], "act": ["relu", "gelu"], "wd": [0, 1, 2]}
+    wd_in_depth = derived.simple_effects(result, "wd", "depth", levels)
+    half = sps.t.ppf(0.975, st["residual"][1]) * math.sqrt(st["residual"][0] * 2 / 8)
+    assert wd_in_depth[0].ci_high - wd_in_depth[0].diff == pytest.approx(half, abs=1e-12)
