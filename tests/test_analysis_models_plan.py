@@ -453,3 +453,21 @@ def test_report_intervals_use_the_split_plot_strata(tmp_path: Path) -> None:
     wd_in_depth = derived.simple_effects(result, "wd", "depth", levels)
     half = sps.t.ppf(0.975, st["residual"][1]) * math.sqrt(st["residual"][0] * 2 / 8)
     assert wd_in_depth[0].ci_high - wd_in_depth[0].diff == pytest.approx(half, abs=1e-12)
+
+
+def test_design_check_uses_the_registered_strata_and_holm(tmp_path: Path) -> None:
+    from exante.designcheck import design_check
+
+    plan = load_plan(make_plan(tmp_path, split_plot_table(),
+                               "{type: split_plot, block: seed, whole_plot: [depth, act]}"))
+    check = design_check(plan, sigma=0.01, sigma_source="test", reps=100)
+    rows = check["per_factor"]
+    # whole plots: 4 depth x act cells x (4 seeds - 1); split-plot error: 48 - 12 - 12
+    assert (rows["depth"]["error_df"], rows["act"]["error_df"], rows["wd"]["error_df"]) == \
+        (12, 12, 24)
+    assert check["k"] == 4 and check["familywise_false_pass"] == 0.05
+    se = math.sqrt(2 / 24)  # depth: 24 runs per level
+    tcrit = sps.t.ppf(1 - 0.05 / 4 / 2, 12)  # Holm's worst step: alpha / k
+    power = sps.nct.sf(tcrit, 12, 1 / se) + sps.nct.cdf(-tcrit, 12, 1 / se)
+    assert rows["depth"]["power_at_smallest_effect"] == pytest.approx(power, abs=1e-12)
+    assert "split plot" in check["analysis_model"]

@@ -153,7 +153,8 @@ def lines(check: dict[str, Any], gate_rows: list[dict[str, Any]]) -> list[str]:
     for factor, row in (check.get("per_factor") or {}).items():
         extra = (f", P(equivalence claimed | no effect) {row['p_no_effect_when_null']:.2f}"
                  if "p_no_effect_when_null" in row else "")
-        out.append(f"  {factor}: {row['runs_per_level']} runs per level, power "
+        df = f", error df {row['error_df']}" if "error_df" in row else ""
+        out.append(f"  {factor}: {row['runs_per_level']} runs per level{df}, power "
                    f"{row['power_at_smallest_effect']:.2f}{extra}")
     if check.get("note"):
         out.append(f"  note: {check['note']}")
