@@ -54,6 +54,8 @@ def factorial_data(plan, cells: list[dict]) -> FactorialData:
 
 def fit(plan, data: FactorialData, *, sums_of_squares: bool = True):
     """`stats.fit_model` under the registered model; None when the model is not estimable."""
+    import numpy as np
+
     from .. import stats
     from ..errors import InputError
 
@@ -64,8 +66,8 @@ def fit(plan, data: FactorialData, *, sums_of_squares: bool = True):
                                reference=dict(plan.design.baseline),
                                direction=plan.primary.direction, ci=plan.analysis.ci,
                                alpha=plan.analysis.alpha, sums_of_squares=sums_of_squares)
-    except InputError:
-        return None
+    except (InputError, ArithmeticError, ValueError, np.linalg.LinAlgError):
+        return None  # e.g. a leave-one-out refit whose mixed model is singular
 
 
 def effects(plan, fit_) -> list[dict[str, Any]]:
