@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from . import stats
+from . import caveats_model, stats
 from .design import ARM, BASELINE
 from .history import History
 from .spec import Plan
@@ -31,10 +31,12 @@ def caveats_for(plan: Plan, analysis: dict[str, Any], result: dict[str, Any]) ->
     out += _low_power(plan, cells, result.get("design_check"), result.get("design_check_observed"))
     out += _untestable(result.get("design_check_observed"))
     out += _optional_stopping(analysis)
-    out += _winners_curse(result, arms, cells)
+    out += _winners_curse(result, [a for a in arms if _wins(plan, a)], cells)
     out += _multiplicity(plan, comps)
-    out += _shared_baseline(arms)
+    out += _shared_baseline(arms, [a for a in arms if _wins(plan, a)])
     out += _outliers(plan, cells, arms)
+    out += caveats_model.seeds_correlated(plan, analysis)
+    out += caveats_model.fragile(result)
     out += _zero_variance(cells)
     out += _failed(plan, cells)
     out += _untrained(plan, analysis)
@@ -46,7 +48,7 @@ def caveats_for(plan: Plan, analysis: dict[str, Any], result: dict[str, Any]) ->
                                         "(Bouthillier et al. 2021); check what the trial's seed "
                                         "controls"))
     out += _wall_clock_confound(cells, result)
-    out += _sigma_definition(arms)
+    out += _sigma_definition(arms) if plan.decision.rule == "sigma" else []
     out += _test_disagree(arms, plan)
     return out
 
@@ -100,9 +102,16 @@ def _optional_stopping(analysis: dict) -> list[dict]:
                                     "rate from about 2.6% to 3.1% (rule A)")]
 
 
-def _winners_curse(result: dict, arms: list[dict], cells: list[dict]) -> list[dict]:
-    winners = [a for a in arms if a.get("sigma_verdict") == "WINNER"
-               or (a.get("p_value") is not None and a["p_value"] < 0.05 and a["mean_diff"] > 0)]
+def _wins(plan: Plan, arm: dict) -> bool:
+    """An arm that wins by the registered rule: the 2σ WINNER under sigma, else the registered
+    test (paired under a blocked model, else Welch) significant in the better direction."""
+    if plan.decision.rule == "sigma":
+        return arm.get("sigma_verdict") == "WINNER"
+    p = arm.get("p_test", arm.get("p_value"))
+    return p is not None and p < plan.analysis.alpha and (arm.get("mean_diff") or 0) > 0
+
+
+def _winners_curse(result: dict, winners: list[dict], cells: list[dict]) -> list[dict]:
     small = [a for a in winners if (a.get("n_exp") or 0) <= 5]
     if not small:
         return []
@@ -117,16 +126,23 @@ def _multiplicity(plan: Plan, comps: list[dict]) -> list[dict]:
     k = len(comps)
     if k <= 1:
         return []
-    expected = stats.expected_false_passes(PER_CELL_NULL_RATE, k)
-    return [_c("MULTIPLICITY", f"{k} comparisons against the baseline (arms and traps): Welch p "
-                               f"values are Holm-adjusted across this family; expected false "
-                               f"WINNERs under no effect ≈ {k} × 0.031 = {expected:.2f}")]
+    test = "paired" if plan.analysis.model.paired else "Welch"
+    how = ("Holm-adjusted across this family" if plan.analysis.correction == "holm" else
+           "NOT adjusted (the plan registered correction: none)")
+    if plan.decision.rule == "sigma":
+        expected = stats.expected_false_passes(PER_CELL_NULL_RATE, k)
+        rate = f"expected false WINNERs under no effect ≈ {k} × 0.031 = {expected:.2f}"
+    else:
+        alpha = plan.analysis.alpha
+        rate = (f"expected chance rejections at α = {alpha:g} unadjusted ≈ {k} × {alpha:g} = "
+                f"{k * alpha:.2f}")
+    return [_c("MULTIPLICITY", f"{k} comparisons against the baseline (arms and traps): {test} "
+                               f"p values are {how}; {rate}")]
 
 
-def _shared_baseline(arms: list[dict]) -> list[dict]:
+def _shared_baseline(arms: list[dict], wins: list[dict]) -> list[dict]:
     if len(arms) < 2:
         return []
-    wins = [a for a in arms if a.get("sigma_verdict") == "WINNER"]
     msg = (f"{len(arms)} cells share one baseline: false wins cluster on an unlucky baseline "
            f"draw (18 null cells gave P(≥1 false WINNER) = 17.8% unadjusted, 1.3% Holm-Welch)")
     if len(wins) >= max(2, len(arms) // 2):
@@ -135,8 +151,10 @@ def _shared_baseline(arms: list[dict]) -> list[dict]:
 
 
 def _outliers(plan: Plan, cells: list[dict], arms: list[dict]) -> list[dict]:
+    """Per-cell 2σ verdicts that one run flips: only where the 2σ rule is the registered
+    rule (sigma); under any other rule FRAGILE re-decides the registered verdicts."""
     base = next((c for c in cells if c["role"] == BASELINE), None)
-    if base is None:
+    if base is None or plan.decision.rule != "sigma":
         return []
     rule = "A" if plan.decision.sigma == "baseline" else "B"
     flagged = []

@@ -12,9 +12,10 @@ plan's `decision.rule` names the family that decides.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from .errors import InputError
 from .families.factorial import analyse_factorial
 from .events import Event
 from .experiment import Experiment, open_experiment
+from .fragile import sensitivity
 from .history import History
 from .scope import build_scope, cell_values, run_value
 from .spec import Plan
@@ -125,26 +127,53 @@ def _floats(values: list) -> list[float]:
 def _comparisons(plan: Plan, cells: list[dict]) -> list[dict[str, Any]]:
     """Each arm and trap against the baseline; Holm across the registered family (arms + traps)."""
     base = next(c for c in cells if c["role"] == BASELINE)
-    direction = plan.primary.direction
-    rule = "A" if plan.decision.sigma == "baseline" else "B"
+    a = plan.analysis
+    settings = (plan.primary.direction, "A" if plan.decision.sigma == "baseline" else "B",
+                plan.decision.threshold, a.alpha, a.ci)
     out = []
     for cell in cells:
         if cell["role"] not in (ARM, TRAP):
             continue
-        b, e = _floats(base["values"]), _floats(cell["values"])
-        comp = stats.compare(b, e, direction=direction, alpha=plan.analysis.alpha,
-                             ci=plan.analysis.ci, rng=np.random.default_rng(0)).to_dict()
-        sv = stats.sigma_verdict(b, e, direction=direction, rule=rule,
-                                 threshold=plan.decision.threshold, alpha=plan.analysis.alpha)
-        comp.update(cell=cell["name"], role=cell["role"], sigma_verdict=sv.verdict.value,
-                    sigma_tier=sv.tier.value if sv.tier else None,
-                    sigma=sv.to_dict())
+        comp = json.loads(_compared(settings, tuple(_floats(base["values"])),
+                                    tuple(_floats(cell["values"]))))
+        comp.update(cell=cell["name"], role=cell["role"])
         out.append(comp)
-    adjusted = stats.holm([c.get("p_value") for c in out]) if plan.analysis.correction == "holm" \
-        else [c.get("p_value") for c in out]
+    if plan.analysis.model.paired:
+        for comp in out:
+            _pair(plan, comp, base, next(c for c in cells if c["name"] == comp["cell"]))
+    tested = [c.get("p_test", c.get("p_value")) for c in out]
+    adjusted = stats.holm(tested) if plan.analysis.correction == "holm" else tested
     for comp, p in zip(out, adjusted):
         comp["p_holm"] = p
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _compared(settings: tuple, b: tuple[float, ...], e: tuple[float, ...]) -> str:
+    """Welch numbers and the 2σ verdict of one comparison (JSON; cached: the leave-one-out
+    sensitivity re-decides with most comparisons unchanged)."""
+    direction, rule, threshold, alpha, ci = settings
+    comp = stats.compare(list(b), list(e), direction=direction, alpha=alpha, ci=ci,
+                         rng=np.random.default_rng(0)).to_dict()
+    sv = stats.sigma_verdict(list(b), list(e), direction=direction, rule=rule,
+                             threshold=threshold, alpha=alpha)
+    comp.update(sigma_verdict=sv.verdict.value, sigma_tier=sv.tier.value if sv.tier else None,
+                sigma=sv.to_dict())
+    return json.dumps(comp)
+
+
+def _pair(plan: Plan, comp: dict[str, Any], base: dict, cell: dict) -> None:
+    """Registered blocking: the comparison is paired by seed (paired Δ, its CI, d_z), and its
+    paired p is the one Holm adjusts and rules read as `p`."""
+    b = dict(zip(base["seeds"], base["values"]))
+    e = dict(zip(cell["seeds"], cell["values"]))
+    seeds = [s for s in b if s in e]
+    paired = stats.paired_compare(_floats([b[s] for s in seeds]), _floats([e[s] for s in seeds]),
+                                  direction=plan.primary.direction, ci=plan.analysis.ci)
+    comp["paired"] = {**paired.to_dict(), "by": plan.analysis.model.block, "seeds": seeds,
+                      "model": plan.analysis.model.type}
+    comp["test"] = f"paired t by {plan.analysis.model.block}"
+    comp["p_test"] = paired.p_value
 
 
 def _tau(plan: Plan, cells: list[dict]) -> dict[str, Any] | None:
@@ -194,25 +223,44 @@ def analyse(plan_path: Path | Experiment) -> Analysis:
     if plan.primary is None or plan.primary.direction is None:
         raise InputError(f"{exp.plan_path}: cannot decide mechanically: " +
                          "; ".join(plan.missing_for_run()))
-    records = list(history.records)
     results = list(history.terminal().values())
     reused = history.reused_baseline()
     marked = untrained.mark(plan, results)
+    parts = _numbers(plan, results, reused, marked)
+    return Analysis(plan=plan, history=history, experiment=exp, records=list(history.records),
+                    results=results, reused=reused, factorial=analyse_factorial(plan,
+                                                                                parts["cells"]),
+                    untrained=marked, **parts)
+
+
+def _numbers(plan: Plan, results: list, reused: dict | None, marked: list) -> dict[str, Any]:
+    """Cells, comparisons, tau, scope and traps of these runs (in memory, no ledger read);
+    the runs the registered untrained rule `marked` count as the plan says."""
     cells = _cells(plan, results, reused, marked)
     comparisons = _comparisons(plan, cells)
     tau = _tau(plan, cells)
     extras = {c["cell"]: _rule_stats(c) for c in comparisons}
     values = cell_values(plan, results, reused, untrained.overrides(plan, marked))
     scope = build_scope(plan, values, extras, _tau_view(plan, tau))
-    return Analysis(plan=plan, history=history, experiment=exp, records=records,
-                    results=results, reused=reused, cells=cells, comparisons=comparisons,
-                    tau=tau, scope=scope, factorial=analyse_factorial(plan, cells),
-                    traps=_traps(plan, scope, comparisons), untrained=marked)
+    return {"cells": cells, "comparisons": comparisons, "tau": tau, "scope": scope,
+            "traps": _traps(plan, scope, comparisons)}
+
+
+def _study_without(analysis: Analysis, gone) -> str:
+    """The study verdict re-decided without the runs `gone(cell, seed)` marks (FRAGILE); the
+    registered untrained rule is applied again to the runs that remain."""
+    plan = analysis.plan
+    results = [r for r in analysis.results if not gone(r["data"]["cell"], r["data"]["seed"])]
+    marked = untrained.mark(plan, results)
+    again = replace(analysis, results=results, untrained=marked,
+                    **_numbers(plan, results, analysis.reused, marked))
+    return families.get(plan.decision.rule).decide(plan, again)[0]
 
 
 def _rule_stats(comp: dict[str, Any]) -> dict[str, Any]:
     return {"delta": comp.get("mean_diff"), "z": comp.get("z_base_sigma"),
-            "d": comp.get("cohens_d"), "p": comp.get("p_value"), "p_holm": comp.get("p_holm")}
+            "d": comp.get("cohens_d"), "p": comp.get("p_test", comp.get("p_value")),
+            "p_holm": comp.get("p_holm")}
 
 
 def _tau_view(plan: Plan, tau: dict | None) -> dict[str, Any] | None:
@@ -231,7 +279,25 @@ def verdict(plan: Plan, analysis: Analysis, killed: dict | None
     """(verdict, tier, reasons) by the registered rule family (see `exante.families`)."""
     if killed is not None:
         return Verdict.KILL, None, [f"kill rule {killed['rule']!r} fired: {killed['when']}"]
-    return families.get(plan.decision.rule).decide(plan, analysis)
+    verdict_, tier, reasons = families.get(plan.decision.rule).decide(plan, analysis)
+    return verdict_, tier, list(reasons) + _paired_reasons(plan, analysis)
+
+
+def _paired_reasons(plan: Plan, analysis: Analysis) -> list[str]:
+    """Under a registered blocking, each arm's paired comparison, said in the reasons."""
+    if not plan.analysis.model.paired or plan.decision.rule == "factorial":
+        return []  # a factorial study's findings are its factor verdicts, not the cells
+    out = []
+    for comp in (c for c in analysis["comparisons"] if c["role"] == ARM and c.get("paired")):
+        p = comp["paired"]
+        if p.get("ci_low") is None:
+            out.append(f"{comp['cell']}: paired by {p['by']} ({p['n_pairs']} pairs): too few "
+                       "pairs or no spread for a paired interval")
+            continue
+        out.append(f"{comp['cell']}: paired by {p['by']} ({plan.analysis.model.type} model, "
+                   f"{p['n_pairs']} pairs): Δ = {p['delta']:+.4g} [{p['ci_low']:+.4g}, "
+                   f"{p['ci_high']:+.4g}], d_z = {p['d_z']:+.2f}, paired p = {p['p_value']:.3g}")
+    return out[:6]
 
 
 # ---------------------------------------------------------------- result.json
@@ -270,6 +336,9 @@ def decide(plan_path: Path) -> dict[str, Any]:
     }
     result["design_check_observed"] = observed.check(plan, analysis.cells, analysis.factorial,
                                                      result["design_check"])
+    result["sensitivity"] = (None if current.killed else
+                             sensitivity(plan, analysis, verdict_,
+                                         lambda gone: _study_without(analysis, gone)))
     result["caveats"] = caveats_for(plan, analysis, result)
     _label_retrospective(result, history)
     result["unblinded"] = _unblind(exp, blind)

@@ -25,6 +25,7 @@ from .families import RateInputs
 from .design import design_cells
 from .errors import RuleError
 from .spec import Plan
+from .spec_analysis import model_explanation
 
 _BASES = (-1.0, 0.0, 0.05, 0.5, 1.0, 2.0, 100.0)
 _RATIOS = (-2.0, 0.0, 0.5, 0.8, 0.85, 0.9, 0.99, 1.0, 1.01, 1.1, 1.2, 1.5, 2.0, 10.0)
@@ -121,6 +122,7 @@ def design_check(plan: Plan, *, sigma: float | None, sigma_source: str,
                            "n_exp": n_exp, "n_stage2": n_ext, "reps": reps,
                            "seeds_for_80_power": stats.seeds_for_power(d.smallest_effect,
                                                                       alpha=plan.analysis.alpha)}
+    out["analysis_model"] = model_explanation(plan)
     if n_base < 2 or n_exp < 2:
         out["note"] = "fewer than 2 seeds per group: no variance, no test, no verdict possible"
         return out
@@ -144,12 +146,15 @@ def lines(check: dict[str, Any], gate_rows: list[dict[str, Any]]) -> list[str]:
         out += [f"  false pass under no effect   {check['false_pass_rate']:.3f}",
                 f"  power at d = {check['smallest_effect']:g}          {check['power']:.3f}",
                 f"  P(≥1 false pass, {check['k']} comparisons)  {check['familywise_false_pass']:.3f}"]
+    if check.get("analysis_model"):
+        out.append(f"  analysis model: {check['analysis_model']}")
     out.append(f"  seeds per group for 80% power at d = {check['smallest_effect']:g}: "
                f"{check['seeds_for_80_power']}")
     for factor, row in (check.get("per_factor") or {}).items():
         extra = (f", P(equivalence claimed | no effect) {row['p_no_effect_when_null']:.2f}"
                  if "p_no_effect_when_null" in row else "")
-        out.append(f"  {factor}: {row['runs_per_level']} runs per level, power "
+        df = f", error df {row['error_df']}" if "error_df" in row else ""
+        out.append(f"  {factor}: {row['runs_per_level']} runs per level{df}, power "
                    f"{row['power_at_smallest_effect']:.2f}{extra}")
     if check.get("note"):
         out.append(f"  note: {check['note']}")

@@ -157,6 +157,18 @@ class Result(_JsonRecord):
         return self.raw.get("design_check_observed")
 
     @property
+    def sensitivity(self) -> Mapping[str, Any] | None:
+        """Leave-one-out flips of the registered verdicts ({units, method, flips}); None in a
+        result written before exante computed them, or for a killed study."""
+        return self.raw.get("sensitivity")
+
+    @property
+    def analysis_model(self) -> Mapping[str, Any] | None:
+        """The registered model the factor verdicts used (type, method, df_rule, strata, ...);
+        None for a plan without factors or an older result."""
+        return (self.raw.get("factorial") or {}).get("model")
+
+    @property
     def caveat_codes(self) -> list[str]:
         return [c.code for c in self.caveats]
 

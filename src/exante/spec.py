@@ -122,10 +122,30 @@ class Design:
 
 
 @dataclass(frozen=True)
+class AnalysisModel:
+    """`analysis.model`: the design that made the data (STATS.md section 5).
+
+    ``type`` is independent | blocked | split_plot; ``block`` names the run key that
+    forms a block (the seed); ``whole_plot`` the factors that split_plot tests
+    against the whole-plot (block) error.
+    """
+
+    type: str = "independent"
+    block: str | None = None
+    whole_plot: tuple[str, ...] = ()
+
+    @property
+    def paired(self) -> bool:
+        """Runs sharing a block are compared pairwise (blocked or split_plot)."""
+        return self.type != "independent"
+
+
+@dataclass(frozen=True)
 class Analysis:
     alpha: float = 0.05
     ci: float = 0.95
     correction: str = "holm"
+    model: AnalysisModel = field(default_factory=AnalysisModel)
 
 
 @dataclass(frozen=True)
@@ -216,6 +236,7 @@ class Plan:
 # The reader and the section parsers live in spec_reader and spec_sections; the
 # sections import the records above, so plan_from_mapping imports them when called.
 from .spec_reader import _Reader  # noqa: E402
+from .spec_analysis import analysis_model, check_factorial  # noqa: E402
 
 
 # ---------------------------------------------------------------- entry points
@@ -273,14 +294,15 @@ def plan_from_mapping(data: dict[str, Any], path: Path) -> Plan:
     trial, resources = _trial(r, top["trial"]) if top.get("trial") is not None else (None, {})
     design = _design(r, top.get("design"), top)
     kill_prose, no_escalation = _kill_prose(r, top.get("kill_criterion"))
-    a = r.mapping(top.get("analysis"), "analysis", ("alpha", "ci", "correction"))
+    a = r.mapping(top.get("analysis"), "analysis", ("alpha", "ci", "correction", "model"))
     plan = Plan(
         path=path, experiment_id=experiment_id, hypothesis=hypothesis.strip(), primary=primary,
         secondary=secondary, design=design, trial=trial, resources=resources,
         analysis=Analysis(r.number(a.get("alpha"), "analysis.alpha", 0.05, low=0, high=0.5),
                           r.number(a.get("ci"), "analysis.ci", 0.95, low=0.5, high=0.999),
                           r.string(a.get("correction"), "analysis.correction",
-                                   choices=("holm", "none")) or "holm"),
+                                   choices=("holm", "none")) or "holm",
+                          analysis_model(r, a.get("model"), design)),
         decision=_decision(r, top.get("decision")) if top.get("decision") is not None
         else Decision(rule="threshold", acceptance=None),
         traps=_traps(r, top.get("traps"), "traps") + _traps(r, top.get("trap_cells"),
@@ -295,6 +317,7 @@ def plan_from_mapping(data: dict[str, Any], path: Path) -> Plan:
         pilot_metric_name=pilot, raw=data,
     )
     _cross_check(plan, r)
+    check_factorial(plan, r)
     return plan
 
 

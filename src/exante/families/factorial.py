@@ -13,6 +13,7 @@ from typing import Any
 
 from ..design import ARM, BASELINE
 from ..verdicts import Verdict
+from . import _factorial_fit as fit_
 from .base import Family, RateInputs, trap_problems, welch_rates
 from .threshold import threshold_verdict
 
@@ -34,6 +35,14 @@ class FactorialFamily(Family):
             return welch_rates(plan, inputs)
         return factorial_rates(plan, inputs.sigma)
 
+    def familywise(self, plan, inputs: RateInputs, out) -> dict[str, Any]:
+        """Holm across the factor-level contrasts controls the familywise rate at alpha."""
+        if plan.design.factors and plan.analysis.correction == "holm" and "k" in out:
+            return {"familywise_false_pass": plan.analysis.alpha,
+                    "familywise_note": f"Holm across the {out['k']} factor-level contrasts: "
+                                       "at most alpha"}
+        return {}
+
 
 def analyse_factorial(plan, cells: list[dict]) -> dict[str, Any] | None:
     """ANOVA, main effects and per-factor verdicts of a plan with `design.factors` (else None)."""
@@ -46,45 +55,42 @@ def analyse_factorial(plan, cells: list[dict]) -> dict[str, Any] | None:
         why = (f"cells without any finished run: {', '.join(empty[:5])}"
                + (f" and {len(empty) - 5} more" if len(empty) > 5 else "") if empty else
                f"{finite} finished runs for {len(rows)} cells leave no residual degrees of freedom")
-        return {"anova": None, "main_effects": None, "equivalence_margin":
-                plan.decision.equivalence_margin, "note": f"factorial model not estimable: {why}",
-                "factor_verdicts": {f: {"verdict": Verdict.INCONCLUSIVE, "why": why}
-                                    for f in plan.design.factors}}
-    levels: dict[str, list] = {f: [] for f in plan.design.factors}
-    y: list[float] = []
-    for cell in rows:
-        for value in cell["values"]:
-            for factor in levels:
-                levels[factor].append(cell["levels"][factor])
-            y.append(math.nan if value is None else value)
-    table = _stats().factorial_anova(levels, y)
-    effects = _stats().main_effects(levels, y, reference=dict(plan.design.baseline),
-                                 direction=plan.primary.direction, ci=plan.analysis.ci,
-                                 alpha=plan.analysis.alpha, anova=table)
-    margin = plan.decision.equivalence_margin
-    verdicts = {e.factor: factor_verdict(e, margin, table, plan.analysis.alpha)
-                for e in effects.effects}
-    return {"anova": table.to_dict(), "main_effects": effects.to_dict(),
-            "factor_verdicts": verdicts, "equivalence_margin": margin}
+        return _not_estimable(plan, why)
+    data = fit_.factorial_data(plan, cells)
+    fitted = fit_.fit(plan, data)
+    if fitted is None or not fitted.effects:
+        why = "the registered model could not be fitted: " + ", ".join(
+            map(str, fitted.flags if fitted is not None else ["a reference level has no runs"]))
+        return _not_estimable(plan, why)
+    return factorial_section(plan, data, fitted)
 
 
-def factor_verdict(effect, margin: float | None, table, alpha: float) -> dict[str, str]:
-    """EFFECT when a level's CI excludes 0; NO_EFFECT when every CI lies within ±margin."""
-    others = [lv for lv in effect.levels if lv.ci_low is not None]
-    if not others:
-        return {"verdict": Verdict.INCONCLUSIVE, "why": "no confidence interval (too few runs)"}
-    shown = "; ".join(f"{lv.level}: {lv.diff:+.4g} [{lv.ci_low:+.4g}, {lv.ci_high:+.4g}]"
-                      for lv in others)
-    excludes = [lv for lv in others if lv.ci_low > 0 or lv.ci_high < 0]
-    if excludes:
-        tag = f" ({effect.tag})" if effect.tag else ""
-        return {"verdict": Verdict.EFFECT, "why": f"a level's CI excludes 0{tag}: {shown}"}
-    if margin is not None and all(-margin < lv.ci_low and lv.ci_high < margin for lv in others):
-        return {"verdict": Verdict.NO_EFFECT, "why": f"every CI lies within ±{margin:g}: {shown}"}
-    why = "CIs include 0 but are wider than the equivalence margin" if margin is not None \
-        else "CIs include 0 and no equivalence margin was registered"
-    return {"verdict": Verdict.INCONCLUSIVE, "why": f"{why}: {shown}"}
+def _not_estimable(plan, why: str) -> dict[str, Any]:
+    return {"anova": None, "main_effects": None, "equivalence_margin":
+            plan.decision.equivalence_margin, "note": f"factorial model not estimable: {why}",
+            "factor_verdicts": {f: {"verdict": Verdict.INCONCLUSIVE, "why": why}
+                                for f in plan.design.factors}}
 
+
+def factorial_section(plan, data, fitted) -> dict[str, Any]:
+    """result.json's ``factorial``: the table, main effects, model, multiplicity, verdicts."""
+    rows = fit_.effects(plan, fitted)
+    residual = next(s for s in fitted.strata if s.name == "residual")
+    flags = [str(getattr(f, "value", f)) for f in fitted.flags]
+    if plan.analysis.model.type == "independent":
+        anova = _stats().factorial_anova(data.levels, data.y).to_dict()
+    else:  # each term against its own error stratum
+        anova = {"formula": f"y ~ cells, error strata of the {fitted.model} model",
+                 "terms": [t.to_dict() for t in fitted.terms], "df_resid": residual.df,
+                 "ms_resid": residual.ms, "n": fitted.n, "n_failed": fitted.n_failed,
+                 "flags": flags}
+    main = {"direction": plan.primary.direction, "ci_level": plan.analysis.ci, "effects": rows,
+            "cells": fit_.cell_means(data), "df_resid": residual.df, "ms_resid": residual.ms,
+            "flags": flags}
+    return {"anova": anova, "main_effects": main, "model": fit_.model_record(plan, fitted),
+            "multiplicity": fit_.multiplicity(plan, rows),
+            "factor_verdicts": fit_.verdicts(plan, rows),
+            "equivalence_margin": plan.decision.equivalence_margin}
 
 
 def _stats():
@@ -94,37 +100,63 @@ def _stats():
 
 
 def factorial_rates(plan, sigma: float | None) -> dict[str, Any]:
-    """Main-effect operating characteristics of the full-factorial model (closed form).
+    """Main-effect operating characteristics of the registered factorial model (closed form).
 
     A level's marginal mean averages m = N / L runs; the difference of two
-    levels has SE = sigma * sqrt(2 / m) with the model's residual df. EFFECT is
-    declared when the 95% CI excludes 0 (rate alpha under no effect); NO_EFFECT
-    when the CI lies inside +-margin (needs sigma in metric units).
+    levels has SE = sigma * sqrt(2 / m), on the df of the factor's error stratum
+    under the registered model (`model_dfs`). EFFECT is declared when the test
+    rejects: at alpha, or under Holm across the k factor-level contrasts at
+    worst alpha / k (the power shown uses alpha / k, a lower bound). NO_EFFECT
+    when the CI lies inside +-margin (needs sigma in metric units). Under a
+    blocked or split-plot model sigma is the within-block SD; how the variance
+    splits between strata is not known before the data.
     """
     from scipy import stats as sps
 
     d, alpha = plan.decision, plan.analysis.alpha
-    n_cells = math.prod(len(v) for v in plan.design.factors.values())
-    total = n_cells * len(plan.design.seeds)
-    df = total - n_cells
-    if df < 1:
+    dfs = model_dfs(plan)
+    if min(dfs.values()) < 1:
         return {"note": "no residual degrees of freedom: the factorial model cannot be tested"}
-    tcrit = float(sps.t.ppf(1 - alpha / 2, df))
-    per_factor, comparisons = {}, 0
+    k = sum(len(v) - 1 for v in plan.design.factors.values())
+    holm = plan.analysis.correction == "holm"
+    level = alpha / k if holm else alpha
+    total = math.prod(len(v) for v in plan.design.factors.values()) * len(plan.design.seeds)
+    per_factor = {}
     for factor, levels in plan.design.factors.items():
+        df = dfs[factor]
         se = math.sqrt(2 / (total / len(levels)))  # in SD units
-        ncp = d.smallest_effect / se
-        power = float(sps.nct.sf(tcrit, df, ncp) + sps.nct.cdf(-tcrit, df, ncp))
-        row = {"levels": len(levels), "runs_per_level": total // len(levels),
-               "power_at_smallest_effect": power}
+        ncp, tcrit = d.smallest_effect / se, float(sps.t.ppf(1 - level / 2, df))
+        row = {"levels": len(levels), "runs_per_level": total // len(levels), "error_df": df,
+               "power_at_smallest_effect": float(sps.nct.sf(tcrit, df, ncp)
+                                                 + sps.nct.cdf(-tcrit, df, ncp))}
         if sigma is not None and d.equivalence_margin is not None:
-            slack = (d.equivalence_margin - tcrit * se * sigma) / (se * sigma)
+            t_ci = float(sps.t.ppf(0.5 + plan.analysis.ci / 2, df))
+            slack = (d.equivalence_margin - t_ci * se * sigma) / (se * sigma)
             row["p_no_effect_when_null"] = max(0.0, float(2 * sps.norm.cdf(slack) - 1))
         per_factor[factor] = row
-        comparisons += len(levels) - 1
     powers = [r["power_at_smallest_effect"] for r in per_factor.values()]
-    return {"false_pass_rate": alpha, "power": min(powers), "k": comparisons,
-            "residual_df": df, "per_factor": per_factor,
-            "note": "main effects: a level's CI excludes 0 (EFFECT) at rate alpha under no "
-                    "effect; power is the weakest factor's; p_no_effect_when_null is the chance "
-                    "of an equivalence finding when the factor truly does nothing"}
+    return {"false_pass_rate": alpha, "power": min(powers), "k": k,
+            "residual_df": dfs["__residual__"], "per_factor": per_factor,
+            "note": "main effects: EFFECT at rate alpha per contrast under no effect"
+                    + (f"; Holm across the {k} factor-level contrasts keeps the familywise "
+                       f"rate at alpha, and power is shown at alpha / {k} (a lower bound)"
+                       if holm else "") + "; power is the weakest factor's; "
+                    "p_no_effect_when_null is the chance of an equivalence finding when the "
+                    "factor truly does nothing"}
+
+
+def model_dfs(plan) -> dict[str, int]:
+    """Each factor's error df under the registered model, and the residual's (balanced)."""
+    m = plan.analysis.model
+    n_cells = math.prod(len(v) for v in plan.design.factors.values())
+    seeds = len(plan.design.seeds)
+    total = n_cells * seeds
+    if m.type == "split_plot":
+        wp_cells = math.prod(len(plan.design.factors[f]) for f in m.whole_plot)
+        whole = wp_cells * (seeds - 1)
+        resid = total - n_cells - whole
+        out = {f: whole if f in m.whole_plot else resid for f in plan.design.factors}
+    else:
+        resid = total - n_cells - (seeds - 1 if m.type == "blocked" else 0)
+        out = {f: resid for f in plan.design.factors}
+    return {**out, "__residual__": resid}

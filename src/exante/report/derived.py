@@ -123,8 +123,23 @@ def _cells(result: Result) -> list[tuple[dict[str, Any], float, int]]:
             if c.get("mean") is not None]
 
 
-def _error_term(result: Result) -> tuple[float | None, float | None]:
-    """(residual mean square, its df) that result.json's main effects were computed with."""
+def _error_term(result: Result, differenced: Sequence[str] | None = None
+                ) -> tuple[float | None, float | None]:
+    """(mean square, df) of the error term for means or differences of cell means.
+
+    Independent / blocked models: the residual that result.json's main effects used.
+    Split plot: a difference taken within whole plots (``differenced`` names no
+    whole-plot factor) uses the residual; anything else spans whole plots and uses
+    the larger of the two strata (exact for whole-plot factors alone, conservative
+    for a mix of the two)."""
+    model = (result.get("factorial") or {}).get("model") or {}
+    if model.get("type") == "split_plot":
+        strata = {st["name"]: st for st in model.get("strata") or [] if st.get("ms") is not None}
+        within = differenced is not None and not set(differenced) & set(model["whole_plot"])
+        pick = ([strata.get("residual")] if within else
+                sorted(strata.values(), key=lambda st: -st["ms"])[:1])
+        if pick and pick[0] is not None:
+            return float(pick[0]["ms"]), float(pick[0]["df"]) or None
     me = ((result.get("factorial") or {}).get("main_effects") or {})
     if isinstance(me, Mapping) and me.get("ms_resid") is not None:
         return float(me["ms_resid"]), float(me.get("df_resid") or 0) or None
@@ -197,7 +212,7 @@ def simple_effects(result: Result, factor: str, within: str,
     ref = effect["reference"]
     sign = -1.0 if view.direction(result) == "lower" else 1.0
     cells = _cells(result)
-    ms, df = _error_term(result)
+    ms, df = _error_term(result, (factor,))
     q = _q(result, df)
     out = []
     for at in levels[within]:

@@ -18,11 +18,19 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
      "other factors) minus the reference level's."),
     ("Simple effect", "The effect of one factor at a single level of another factor."),
     ("Interaction", "When one factor's effect depends on the level of another."),
-    ("EFFECT", "Factor verdict: some level's 95% CI excludes zero."),
+    ("EFFECT", "Factor verdict: some level differs from the reference by the registered test "
+     "(Holm-adjusted across every factor-level contrast when the plan registers Holm; else its "
+     "95% CI excludes zero)."),
     ("NO_EFFECT", "Factor verdict: every level's 95% CI lies inside the registered equivalence "
      "margin (a bounded null)."),
     ("INCONCLUSIVE", "Factor verdict: the CIs include zero but are wider than the margin, so the "
      "data cannot tell."),
+    ("Analysis model", "The design registered for the statistics: independent runs, seeds as "
+     "blocks (blocked), or a split plot in which a seed within some factors' levels is a whole "
+     "plot; each effect is tested against its own error term."),
+    ("FRAGILE", "Caveat: leaving out one run or one seed changes a registered verdict."),
+    ("SEEDS_CORRELATED", "Caveat: runs sharing a seed move together although the plan "
+     "registered independent runs."),
     ("Equivalence margin", "The largest difference, fixed in advance, that counts as no effect."),
     ("PASS / FAIL / KILL", "Study verdicts: PASS when the controls behaved and the registered rule "
      "held; FAIL when it did not; KILL when a registered stop rule ended the study early."),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ..spec_analysis import model_explanation
 from . import fmt, view
 from .doc import Bullets, Code, Para, Quote, Section, Table, Text, b, badge, code
 from .sections import factor_phrase
@@ -74,6 +75,8 @@ def plan_summary(plan, result: Result) -> Section:
     a = plan.analysis
     rows.append(["analysis", f"α = {a.alpha:g}, {fmt.level(a.ci)} intervals, correction: "
                              f"{a.correction}"])
+    if a.model.paired:
+        rows.append(["analysis model", model_explanation(plan)])
     rows.append(["failed runs", plan.failures.policy + (f" (worst = {plan.failures.worst:g})"
                                                        if plan.failures.worst is not None else "")])
     for k in plan.kill:

@@ -254,14 +254,20 @@ def _model(ctx: Ctx) -> str | None:
     m = getattr(ctx.plan.analysis, "model", None)
     if m is None:
         return None
-    return str(getattr(m, "kind", m))
+    if m.type == "split_plot":
+        return (f"split plot (a {m.block} within each {' × '.join(m.whole_plot)} combination "
+                "is a whole plot)")
+    return f"blocked by {m.block}" if m.type == "blocked" else "independent runs"
 
 
 def _plain_rule(ctx: Ctx, text: str) -> str:
     if ctx.plan.decision.rule == "factorial":
         m = ctx.margin_text()
-        return ("per factor: effect when a level's 95% CI excludes 0; no effect when every CI "
-                f"lies within {m}" if m else "per factor: effect when a level's 95% CI excludes 0"
+        mult = (ctx.r.get("factorial") or {}).get("multiplicity") or {}
+        effect = ("per factor: effect when a level's Holm-adjusted p < α (Holm across all "
+                  f"{mult.get('k')} factor-level contrasts)" if mult.get("correction") == "holm"
+                  else "per factor: effect when a level's 95% CI excludes 0")
+        return (f"{effect}; no effect when every CI lies within {m}" if m else effect
                 ) + "; otherwise inconclusive"
     return text
 

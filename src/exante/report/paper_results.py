@@ -79,7 +79,8 @@ def _n_runs(ctx: Ctx) -> int:
 
 def _anova_rows(ctx: Ctx) -> list[list[str]]:
     df_r = fmt.df(ctx.f["df_resid"]) if ctx.f else fmt.DASH
-    return [[t["term"].replace("_", " ").replace(":", " × "), f"{fmt.df(t['df'])}, {df_r}",
+    return [[t["term"].replace("_", " ").replace(":", " × "),
+             f"{fmt.df(t['df'])}, {fmt.df(t['error_df']) if t.get('error_df') else df_r}",
              fmt.num(t["F"], 2), fmt.pval(t["p"]),
              fmt.DASH if t["partial_eta2"] is None else f"{t['partial_eta2']:.3f}"]
             for t in (ctx.f or {}).get("anova", [])]

@@ -246,8 +246,7 @@ def factorial(result: Result, hypotheses: Mapping[str, str] | None = None) -> Se
     anova = [[t["term"], fmt.df(t["df"]), fmt.num(t["F"], 2), fmt.pval(t["p"]),
               fmt.num(t["partial_eta2"], 3)] for t in f["anova"]]
     blocks: list = [Table(["Term", "df", "F", "p", "partial η²"], anova,
-                          caption=f"Full-factorial OLS, Type II sums of squares; residual df "
-                                  f"{fmt.df(f['df_resid'])}.")]
+                          caption=_anova_caption(f))]
     effects = []
     for e in f["main_effects"]:
         for lv in e["levels"]:
@@ -259,8 +258,32 @@ def factorial(result: Result, hypotheses: Mapping[str, str] | None = None) -> Se
                             e.get("tag") or ""])
     blocks.append(Table(["Factor", "Level", "Marginal mean", "Δ vs reference", "95% CI",
                          "Note"], effects))
+    blocks += _model_paras(f)
     blocks.append(factor_verdict_table(result, hypotheses))
     return Section("Factorial analysis", blocks)
+
+
+def _anova_caption(f: Mapping[str, Any]) -> str:
+    model = f.get("model") or {}
+    if model.get("type") in (None, "independent"):
+        return (f"Full-factorial OLS, Type II sums of squares; residual df "
+                f"{fmt.df(f['df_resid'])}.")
+    strata = ", ".join(f"{s['name']} df {fmt.df(s['df'])}" for s in model.get("strata") or [])
+    return (f"Each term against its own error stratum of the registered {model['type']} model "
+            f"({model.get('method')}); strata: {strata}.")
+
+
+def _model_paras(f: Mapping[str, Any]) -> list:
+    """The registered model, how its df were taken, and what the correction covers."""
+    model, mult = f.get("model") or {}, f.get("multiplicity") or {}
+    out = []
+    if model:
+        out.append(Para(f"Analysis model (registered): {model.get('explanation')}. Method: "
+                        f"{model.get('method')}; df: {model.get('df_rule')}."))
+    if mult:
+        out.append(Para(f"Multiplicity: effect claims — {mult.get('effect_claims')}; "
+                        f"equivalence claims — {mult.get('equivalence_claims')}."))
+    return out
 
 
 def factor_verdict_table(result: Result, hypotheses: Mapping[str, str] | None = None) -> Table:

@@ -91,7 +91,8 @@ def factorial(result: Result) -> dict[str, Any] | None:
     return {
         "anova": [{"term": t.get("term"), "df": t.get("df"), "F": t.get("F"),
                    "p": get(t, "p", "p_value"),
-                   "partial_eta2": get(t, "partial_eta2", "partial_eta_sq")} for t in anova],
+                   "partial_eta2": get(t, "partial_eta2", "partial_eta_sq"),
+                   "error_df": t.get("error_df")} for t in anova],
         "df_resid": df_resid,
         "main_effects": [{"factor": e.get("factor"), "reference": e.get("reference"),
                           "tag": e.get("tag"),
@@ -104,6 +105,8 @@ def factorial(result: Result) -> dict[str, Any] | None:
         "cell_means": [{"levels": dict(c.get("levels") or {}), "mean": c.get("mean"),
                         "n": c.get("n")} for c in cell_means],
         "margin": f.get("equivalence_margin"),
+        "model": dict(f.get("model") or {}),
+        "multiplicity": dict(f.get("multiplicity") or {}),
     }
 
 

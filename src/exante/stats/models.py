@@ -127,7 +127,7 @@ def fit_model(levels: Levels, y: Sequence[float], blocks: Sequence[Hashable] | N
               model: str = "independent", whole_plot: Sequence[str] = (),
               block: str | None = "seed", reference: Mapping[str, Hashable] | None = None,
               direction: Direction | str = "higher", ci: float = 0.95,
-              alpha: float = 0.05) -> ModelFit:
+              alpha: float = 0.05, sums_of_squares: bool = True) -> ModelFit:
     """Fit the registered model; see the module docstring.
 
     Args:
@@ -138,6 +138,8 @@ def fit_model(levels: Levels, y: Sequence[float], blocks: Sequence[Hashable] | N
         whole_plot: the whole-plot factors (split_plot only).
         block: the name of the block variable, for the record only.
         reference: factor -> reference level; default the first level seen.
+        sums_of_squares: also the Type II sums of squares and partial eta^2 of each term
+            (an OLS fit; a leave-one-out refit that only needs the intervals skips it).
     """
     names, rows, y_f, kept_blocks, n_failed = _prepare(levels, y, blocks, model, whole_plot)
     wp_index = [names.index(f) for f in whole_plot] if model == "split_plot" else []
@@ -168,7 +170,8 @@ def fit_model(levels: Levels, y: Sequence[float], blocks: Sequence[Hashable] | N
     if fitted is not None:
         beta, cov = fitted
         dfs = {name: s.df for name, s in st.items()}
-        terms = _terms(names, grid, beta, cov, error_of, dfs, st, method, levels, y)
+        terms = _terms(names, grid, beta, cov, error_of, dfs, st,
+                       method if sums_of_squares else None, levels, y)
         sig = {t.term: t for t in terms if len(t.factors) > 1 and t.p_value is not None
                and t.p_value < alpha}
         effects = tuple(_effect(names, j, grid, cells_order, rows, beta, cov,
