@@ -271,6 +271,13 @@ def not_shown(result: Result, plan=None) -> Section:
                      "were tested as a family.")
     if "OUTLIER_SENSITIVE" in codes:
         items.append("A verdict robust to single runs: leaving one run out changes it.")
+    if "FRAGILE" in codes:
+        items.append("A registered verdict robust to single runs or seeds: leaving one out "
+                     "changes it (FRAGILE names which).")
+    if "SEEDS_CORRELATED" in codes:
+        items.append("Intervals that account for shared seeds: the plan registered independent "
+                     "runs, but runs sharing a seed are correlated, so the registered intervals "
+                     "are too wide for some effects and too narrow for others.")
     if "OPTIONAL_STOPPING" in codes:
         items.append("A fixed-sample test: the registered extension to more seeds changes the "
                      "error rates slightly (see caveats).")
