@@ -154,36 +154,41 @@ def _weakest(out: Mapping[str, Any]) -> float | None:
     return min(powers) if powers else None
 
 
+def _plain(v: float) -> str:
+    return f"{v:.4g}"
+
+
 def lines(out: Mapping[str, Any], plan: Plan,
-          verdicts: Mapping[str, Any] | None = None) -> list[str]:
+          verdicts: Mapping[str, Any] | None = None, *, num=_plain) -> list[str]:
     """Plain statements: every claim that could not have succeeded at the observed σ (a
-    factor found to have an EFFECT is left out: no claim about it failed for want of seeds)."""
+    factor found to have an EFFECT is left out: no claim about it failed for want of seeds).
+    `num` writes an amount in the metric's units (a report passes its own: '1.3 points')."""
     said = []
     for factor, row in (out.get("factors") or {}).items():
         if ((verdicts or {}).get(factor) or {}).get("verdict") == "EFFECT":
             continue
         if row.get("equivalence_testable") is False:
-            said.append(_equivalence_line(factor, row))
+            said.append(_equivalence_line(factor, row, num))
         power = row.get("power")
         if power is not None and power < 0.5:
             said.append(f"{factor}: an EFFECT of the registered smallest size "
-                        f"({out['smallest_effect_units']:.4g}) would more likely be missed than "
+                        f"({num(out['smallest_effect_units'])}) would more likely be missed than "
                         f"found (power {power:.0%} at the observed σ); "
                         f"{_seeds_text(row.get('seeds_for_80_power'))} give 80% power")
     arms = out.get("arms")
     if arms and arms["power"] < 0.5:
         said.append(f"arms: an effect of the registered smallest size "
-                    f"({out['smallest_effect_units']:.4g}) would more likely be missed than found "
+                    f"({num(out['smallest_effect_units'])}) would more likely be missed than found "
                     f"(power {arms['power']:.0%} at the observed σ); "
                     f"{_seeds_text(arms['seeds_for_80_power'])} give 80% power")
     return said
 
 
-def _equivalence_line(factor: str, row: Mapping[str, Any]) -> str:
+def _equivalence_line(factor: str, row: Mapping[str, Any], num=_plain) -> str:
     need, sure = row.get("seeds_to_test_equivalence"), row.get("seeds_for_80_equivalence")
     return (f"{factor}: a NO_EFFECT (equivalence) claim could not have succeeded: at the "
-            f"observed σ its CI half-width is {row['ci_half_width']:.4g}, wider than the "
-            f"±{row['margin']:g} margin; "
+            f"observed σ its CI half-width is {num(row['ci_half_width'])}, wider than the "
+            f"±{num(row['margin'])} margin; "
             + (f"{need} seeds per cell would make it testable, {_seeds_text(sure)} give an 80% "
                "chance of showing equivalence when the factor does nothing" if need else
                f"not even {MAX_SEEDS} seeds per cell would make it testable"))

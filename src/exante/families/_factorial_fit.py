@@ -87,6 +87,16 @@ def effects(plan, fit_) -> list[dict[str, Any]]:
     return out
 
 
+def _signed(x: float) -> str:
+    """Four decimals, one spelling of zero: '+0.0292', '+0.0000' (never '-1.882e-17')."""
+    x = 0.0 if abs(x) < 5e-5 else x
+    return f"{x:+.4f}"
+
+
+def _p(p: float | None) -> str:
+    return "—" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+
 def factor_verdict(level_rows: list[dict], margin: float | None, alpha: float,
                    correction: str, tag: str | None = None) -> dict[str, str]:
     """EFFECT when a level's (adjusted) test rejects; NO_EFFECT when every CI is inside ±margin."""
@@ -94,9 +104,9 @@ def factor_verdict(level_rows: list[dict], margin: float | None, alpha: float,
     if not others:
         return {"verdict": Verdict.INCONCLUSIVE, "why": "no confidence interval (too few runs)"}
     holm = correction == "holm"
-    shown = "; ".join(f"{lv['level']}: {lv['diff']:+.4g} [{lv['ci_low']:+.4g}, "
-                      f"{lv['ci_high']:+.4g}]" + (f", Holm p {lv['p_adjusted']:.3g}" if holm
-                                                 else "") for lv in others)
+    shown = "; ".join(f"{lv['level']}: {_signed(lv['diff'])} [{_signed(lv['ci_low'])}, "
+                      f"{_signed(lv['ci_high'])}]" + (f", Holm p {_p(lv['p_adjusted'])}" if holm
+                                                      else "") for lv in others)
     if holm:
         excludes = [lv for lv in others if (lv.get("p_adjusted") or 1.0) < alpha]
         test = f"a level's Holm-adjusted p < {alpha:g}"

@@ -215,6 +215,9 @@ def preregistration(ctx: Ctx) -> Section:
          + (f", model: {_model(ctx)}" if _model(ctx) else "")],
         ["Failed runs", plan.failures.policy.replace("_", " ")],
     ]
+    if plan.failures.untrained_if:
+        rows.append(["Runs that did not train", f"{plan.failures.untrained_if}: "
+                     f"{(plan.failures.untrained or 'exclude').replace('_', ' ')}"])
     controls = [f"trap {t['name']} ({t['check'] if t.get('check') else t.get('expect') or 'prose'})"
                 for t in r.get("traps") or []]
     tau = view.tau(r)
@@ -241,7 +244,7 @@ def preregistration(ctx: Ctx) -> Section:
                            f"{fmt.frac(dc['power'])} power to detect an effect of "
                            f"{dc.get('smallest_effect')} SD and a {fmt.frac(dc.get('false_pass_rate'))} "
                            "false-positive rate per comparison."))
-    blocks += _against_data(r)
+    blocks += _against_data(ctx)
     blocks.append(_deviations(r))
     if r.get("retrospective"):
         blocks.insert(0, Para("RETROSPECTIVE: this plan was sealed after the runs it analyses "
@@ -272,19 +275,28 @@ def _plain_rule(ctx: Ctx, text: str) -> str:
     return text
 
 
-def _against_data(r) -> list:
-    """The design check held against the data: the σ assumed beside the σ observed."""
-    seen = r.get("design_check_observed") or {}
+def _against_data(ctx: Ctx) -> list:
+    """The design check held against the data: the σ assumed beside the σ observed, in the
+    metric's units, and every claim the observed σ made impossible."""
+    from .. import observed
+
+    seen = ctx.r.get("design_check_observed") or {}
     if not seen.get("sigma_observed"):
         return []
+    amount = ctx.u.amount
+    parts = [f"{s['name'].replace('_', ' ')} {amount(s['sigma'])}, df {s['df']:g}"
+             for s in seen.get("strata") or () if s.get("sigma") is not None]
+    strata = f" (error strata of the registered model: {'; '.join(parts)})" if parts else ""
     text = (f"Held against the data: the runs' pooled within-cell SD was "
-            f"{fmt.num(seen['sigma_observed'])} against the {fmt.num(seen.get('sigma_assumed'))} "
-            "assumed at lock"
+            f"{amount(seen['sigma_observed'])}{strata}, against the "
+            f"{amount(seen.get('sigma_assumed'))} assumed at lock"
             + (f"; at the observed σ the power at the registered smallest effect was "
                f"{fmt.frac(seen['power'])}" if seen.get("power") is not None else "") + ".")
     out: list = [Para(text)]
-    if seen.get("lines"):
-        out.append(Bullets(list(seen["lines"])))
+    said = observed.lines(seen, ctx.plan, (ctx.r.get("factorial") or {}).get("factor_verdicts"),
+                          num=amount)
+    if said:
+        out.append(Bullets([s.replace("_", " ") for s in said]))
     return out
 
 

@@ -111,6 +111,11 @@ class Units:
             return self.diff_u(d)
         return f"{self.diff_u(d)} ({ci_level} CI {self.diff(lo)} to {self.diff(hi)})"
 
+    def amount(self, v: Any) -> str:
+        """An unsigned amount with its unit: '1.41 points' (an SD, a half-width, a margin)."""
+        text = self.diff_u(v)
+        return text.lstrip("+") if text != DASH else text
+
     def sd(self, v: Any) -> str:
         f = self.x(v)
         return DASH if f is None else f"{f:.{self.decimals}f}"
