@@ -121,8 +121,8 @@ def _design_slide(ctx: Ctx) -> Slide:
                      f"power {fmt.frac(row.get('power_at_smallest_effect'))}"])
     seen = ctx.r.get("design_check_observed") or {}
     if seen.get("sigma_observed"):
-        rows += [["σ assumed at lock / observed", f"{fmt.num(seen.get('sigma_assumed'))} / "
-                                                  f"{fmt.num(seen['sigma_observed'])}"],
+        rows += [["σ assumed at lock / observed", f"{ctx.u.amount(seen.get('sigma_assumed'))} / "
+                                                  f"{ctx.u.amount(seen['sigma_observed'])}"],
                  ["Power at the observed σ", fmt.frac(seen.get("power"))]]
     return Slide("Could the design decide?", [Table(["Operating characteristic", "Value"], rows)],
                  notes=("Simulated at lock time, before any data: how often this design would "

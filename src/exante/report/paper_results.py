@@ -6,7 +6,6 @@ recorded secondary metrics show it.
 
 from __future__ import annotations
 
-from typing import Any
 
 from . import derived, findings, fmt, view
 from .doc import Bullets, Figure, Para, Section, Table, code
@@ -284,9 +283,6 @@ def mechanism_sentences(ctx: Ctx) -> list[str]:
         e = ctx.effect(factor)
         rows = {str(row[0]): row for m in derived.metric_by_level(ctx.runs, twin, ctx.levels)
                 if m.factor == factor for row in m.rows}
-        test = {str(row[0]): row for m in derived.metric_by_level(
-            ctx.runs, view.metric_name(ctx.r), ctx.levels) if m.factor == factor
-            for row in m.rows}
         ref = rows.get(str(e["reference"]))
         for lv in e["levels"]:
             got = rows.get(str(lv["level"]))
@@ -356,7 +352,7 @@ def _threat(ctx: Ctx, code_: str, message: str) -> str | None:
         return (f"Few seeds: {n_seeds or 'few'} per cell. " +
                 (f"The design's power at an effect of {dc.get('smallest_effect')} SD was "
                  f"{fmt.frac(dc.get('power'))}; " if dc.get("power") is not None else "") +
-                _observed_power(ctx.r) +
+                _observed_power(ctx) +
                 "a finding without a detected effect is weak evidence of absence.")
     if code_ == "WINNERS_CURSE":
         return ("Inflated winners: effects estimated from few seeds that cleared a threshold "
@@ -375,18 +371,31 @@ def _threat(ctx: Ctx, code_: str, message: str) -> str | None:
     if code_ == "SEED_VARIANCE_ONLY":
         return ("What a seed varies: seeds are the only replicated source of variance; choices "
                 f"the plan fixes (data split, hyperparameters) are not varied {ctx.cite.cite('bouthillier')}.")
+    if code_ == "UNTESTABLE":
+        said = untestable_lines(ctx)
+        return f"{PLAIN_CAVEATS[code_]}: " + "; ".join(said) + "." if said else None
     if code_ in ("ZERO_VARIANCE", "SIGMA_DEFINITION") and factorial:
         return None  # about cell-vs-baseline z scores, which decide nothing in a factorial plan
     label = PLAIN_CAVEATS.get(code_, code_.replace("_", " ").lower().capitalize())
     return f"{label}: {message}"
 
 
-def _observed_power(r) -> str:
-    seen = r.get("design_check_observed") or {}
+def _observed_power(ctx: Ctx) -> str:
+    seen = ctx.r.get("design_check_observed") or {}
     if seen.get("power") is None or not seen.get("sigma_observed"):
         return ""
-    return (f"at the observed σ {fmt.num(seen['sigma_observed'])} (assumed "
-            f"{fmt.num(seen.get('sigma_assumed'))}) it was {fmt.frac(seen['power'])}; ")
+    return (f"at the observed σ of {ctx.u.amount(seen['sigma_observed'])} (assumed "
+            f"{ctx.u.amount(seen.get('sigma_assumed'))}) it was {fmt.frac(seen['power'])}; ")
+
+
+def untestable_lines(ctx: Ctx) -> list[str]:
+    """The claims the observed σ made impossible, in the metric's units (paper and deck)."""
+    from .. import observed
+
+    seen = ctx.r.get("design_check_observed") or {}
+    return [s.replace("NO_EFFECT", "no-effect").replace("_", " ") for s in observed.lines(
+        seen, ctx.plan, (ctx.r.get("factorial") or {}).get("factor_verdicts"),
+        num=ctx.u.amount)] if seen else []
 
 
 def threats(ctx: Ctx) -> Section:
