@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from .errors import ExanteError, InputError
+from .errors import ControlSignal, ExanteError, InputError
 
 _DEBUG = False
 
@@ -36,7 +36,7 @@ class _Group(click.Group):
             sys.exit(130)
         except ExanteError as exc:
             _fail(exc, exc.exit_code)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, ControlSignal):
             click.echo("interrupted; finished runs are in the ledger, `exante run` resumes",
                        err=True)
             sys.exit(130)
@@ -257,9 +257,17 @@ def run(path: Path, executor: str, opts: dict, workers: int | None, threads: int
 
         _echo_json(records.sweep(report, path))
     else:
-        _print_sweep(report)
-    if report.killed:
-        sys.exit(1)
+        _print_sweep(report, path)
+    sys.exit(_sweep_exit_code(report))
+
+
+def _sweep_exit_code(report) -> int:
+    """0 only when the sweep did all it was asked; 130 interrupted; 1 killed or runs left."""
+    if report.interrupted:
+        return 130
+    if report.killed or (report.remaining and not report.limited):
+        return 1
+    return 0
 
 
 def _log_target(log_to: str | None) -> str | None:
@@ -287,9 +295,13 @@ def _rich_progress(workers: int = 1):
     return make_progress(workers=workers)  # the bar on a terminal, whole lines in a log or a pipe
 
 
-def _print_sweep(report) -> None:
+def _print_sweep(report, path: Path | None = None) -> None:
     click.echo(f"planned {report.planned}, already done {report.skipped}, ran {report.ran} "
                f"(ok {report.ok}, failed {report.failed})")
+    if report.interrupted:
+        click.echo(f"INTERRUPTED by {report.interrupted}: finished runs are in the ledger")
+    if report.remaining:
+        click.echo(f"{report.remaining} run(s) remain; `exante run {path or '<plan>'}` resumes")
     if report.reused_baseline:
         click.echo(f"baseline variance reused from {report.reused_baseline}")
     if report.stage2 is not None:
@@ -307,12 +319,15 @@ def _print_sweep(report) -> None:
 @JSON
 @click.option("--log-to", "log_to", default=None, metavar="mlflow[:URI]",
               help="Also put the verdict on the experiment's MLflow run (tags, result.json).")
-def decide(path: Path, as_json: bool, log_to: str | None) -> None:
+@click.option("--interim", is_flag=True,
+              help="Runs still pending: write a result labelled INTERIM (not a verdict) with the "
+                   "pending runs named and an OPTIONAL_STOPPING caveat, instead of refusing.")
+def decide(path: Path, as_json: bool, log_to: str | None, interim: bool) -> None:
     """Apply the registered rules to the ledger of PATH; write result.json."""
     from .agent import records
 
     target = _log_target(log_to)
-    data = records.decide(_plan_path(path))
+    data = records.decide(_plan_path(path), interim=interim)
     _log_to(_plan_path(path), log_to, target)
     if as_json:
         _echo_json(data)
@@ -323,6 +338,9 @@ def decide(path: Path, as_json: bool, log_to: str | None) -> None:
     click.echo(f"{result['experiment_id']}: {result['verdict']}{tier}")
     for reason in result["verdict_reasons"]:
         click.echo(f"  {reason}")
+    if result.get("interim"):
+        names = result["interim"]["pending_runs"]
+        click.echo("  pending: " + ", ".join(names[:10]) + (" ..." if len(names) > 10 else ""))
     for trap in result["traps"]:
         click.echo(f"  trap {trap['name']}: " + {True: "behaved as registered",
                                                   False: "MISBEHAVED",

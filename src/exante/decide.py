@@ -23,7 +23,7 @@ import numpy as np
 from . import families, registration, stats
 from .caveats import caveats_for
 from .design import ARM, BASELINE, TAU, TRAP, design_cells
-from .errors import InputError
+from .errors import InputError, RefusedError
 from .families.factorial import analyse_factorial
 from .events import Event
 from .experiment import Experiment, open_experiment
@@ -230,10 +230,48 @@ def verdict(plan: Plan, analysis: Analysis, killed: dict | None
 # ---------------------------------------------------------------- result.json
 
 
-def decide(plan_path: Path) -> dict[str, Any]:
-    """Compute the verdict, write result.json next to the ledger, record DECIDED. Returns it."""
+def _pending_runs(exp: Experiment, current, interim: bool) -> list[str]:
+    """Registered runs without a terminal record; refuses a plain verdict while any remain.
+
+    A killed plan is complete by its rule; a plan without a trial has no sweep to finish.
+    """
+    if current.killed is not None or exp.plan.trial is None:
+        return []
+    from .design import expand
+
+    results = exp.history.terminal()
+    keys = expand(exp.plan, include_stage2=exp.history.stage2_decided())
+    if exp.history.reused_baseline() is not None:
+        keys = [k for k in keys if k.stage != "baseline_variance"]
+    pending = [k.run_id for k in keys if k.run_id not in results]
+    if pending and not interim:
+        raise RefusedError(
+            f"{exp.plan.experiment_id}: {len(pending)} registered run(s) have not run (pending); "
+            f"finish the sweep with `exante run {exp.plan_path}`, or look now with "
+            f"`exante decide {exp.plan_path} --interim` (labelled INTERIM, never a verdict)")
+    return pending
+
+
+def _label_interim(result: dict[str, Any], pending: list[str]) -> None:
+    """An interim look: verdict INTERIM, the rule's answer kept aside, the pending runs named."""
+    result["interim"] = {"pending": len(pending), "pending_runs": pending,
+                         "provisional_verdict": result["verdict"]}
+    result["verdict"], result["tier"] = Verdict.INTERIM, None
+    result["verdict_reasons"].insert(0, f"INTERIM: {len(pending)} registered run(s) pending; "
+                                        "not a verdict")
+    result["caveats"].insert(0, {"code": "OPTIONAL_STOPPING", "message": (
+        f"interim look with {len(pending)} of the registered runs pending; deciding when the "
+        "numbers look good inflates the false-positive rate")})
+
+
+def decide(plan_path: Path, *, interim: bool = False) -> dict[str, Any]:
+    """Compute the verdict, write result.json next to the ledger, record DECIDED. Returns it.
+
+    With pending runs it refuses, unless `interim` asks for a result labelled INTERIM.
+    """
     exp = open_experiment(plan_path)  # the one read of the ledger, verified
     _, plan, current = registration.verify_all(exp.plan_path, exp.history, plan=exp.plan)
+    pending = _pending_runs(exp, current, interim)
     analysis = analyse(exp)
     plan, history = analysis["plan"], exp.history
     verdict_, tier, reasons = verdict(plan, analysis, current.killed)
@@ -257,9 +295,11 @@ def decide(plan_path: Path) -> dict[str, Any]:
     }
     result["caveats"] = caveats_for(plan, analysis, result)
     _label_retrospective(result, history)
+    if pending:
+        _label_interim(result, pending)
     exp.result_path.write_text(json.dumps(result, indent=2, sort_keys=False, default=str) + "\n",
                                encoding="utf-8")
-    exp.append(Event.DECIDED, {"verdict": verdict_, "tier": tier,
+    exp.append(Event.DECIDED, {"verdict": result["verdict"], "tier": result["tier"],
                                                         "plan_sha256": current.sealed_hash,
                                                         "ledger_head": head,
                                                         "caveats": [c["code"] for c in

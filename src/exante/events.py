@@ -24,6 +24,7 @@ class Event(StrEnum):
     DECIDED = "DECIDED"  # `exante decide` wrote result.json
     SWEEP_STARTED = "SWEEP_STARTED"
     SWEEP_FINISHED = "SWEEP_FINISHED"
+    SWEEP_INTERRUPTED = "SWEEP_INTERRUPTED"  # the runner got SIGINT/SIGTERM; data: signal, counts
     BASELINE_REUSED = "BASELINE_REUSED"  # seed 003: a stored baseline measurement adopted
     PILOT = "PILOT"  # a pilot measurement (observed σ) recorded before the lock
     IMPORTED = "IMPORTED"  # runs imported by `exante import` (interop): pilot or retrospective

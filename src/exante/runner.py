@@ -12,8 +12,11 @@ after every outcome; when one fires the sweep stops and KILLED is recorded.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
@@ -23,7 +26,7 @@ from filelock import FileLock, Timeout
 from . import ledger as L
 from . import registration
 from .design import STAGE2, RunKey, expand
-from .errors import InputError, RefusedError
+from .errors import InputError, RefusedError, SweepInterrupted
 from .events import TERMINAL, Event
 from .executors import ExecutorOptions, make_executor
 from .experiment import open_experiment
@@ -61,6 +64,9 @@ class SweepReport:
     killed: dict[str, Any] | None = None
     stage2: bool | None = None
     reused_baseline: str | None = None
+    interrupted: str | None = None  # "SIGINT" / "SIGTERM" when a signal stopped the sweep
+    remaining: int = 0  # registered runs still without a terminal record when it ended
+    limited: bool = False  # --max-runs stopped it on purpose
     messages: list[str] = field(default_factory=list)
 
 
@@ -138,9 +144,35 @@ def run(path: Path, options: RunOptions = RunOptions(), *, progress: Progress | 
         exp = open_experiment(path)
         digest, plan, _ = check_runnable(path, exp.history)
         (folder / ".runner.pid").write_text(str(os.getpid()))
-        return _Sweep(path, plan, digest, options, progress or _Silent(), exp.history).go()
+        with _stop_on_signals():
+            return _Sweep(path, plan, digest, options, progress or _Silent(), exp.history).go()
     finally:
         lock.release()
+
+
+@contextmanager
+def _stop_on_signals():
+    """SIGINT and SIGTERM become `SweepInterrupted` (not a trial's KeyboardInterrupt) here.
+
+    Only the main thread can install handlers; elsewhere the defaults stay.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        for sig in previous:  # the first signal stops the sweep; a second must not cut its record
+            signal.signal(sig, signal.SIG_IGN)
+        raise SweepInterrupted(signum)
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, stop)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class _Sweep:
@@ -177,27 +209,47 @@ class _Sweep:
                                              "workers": self.options.workers, **self.env_extra})
         todo = self._todo(keys)
         self.progress.start(len(keys), len(keys) - len(todo), _role_counts(keys))
-        killed = False
         try:
-            if self.plan.seed_protocol is not None:
-                # variance first: the baseline stage finishes before any experiment run starts
-                killed = self._run_keys([k for k in todo if k.stage == "baseline_variance"])
-                if self.reused is None:
-                    from . import protocol
-
-                    protocol.store_baseline(self.plan, self.path, self.results,
-                                            self.ledger.head(), self.records)
-                todo = [k for k in todo if k.stage != "baseline_variance"]
-            if not killed:
-                killed = self._run_keys(todo)
-            if not killed and self.plan.seed_protocol is not None:
-                killed = self._maybe_stage2()
+            self._sweep(todo)
+        except SweepInterrupted as stop:
+            self._flush()  # outcomes that arrived before the signal are kept
+            self.report.interrupted = signal.Signals(stop.signum).name
+            self.ledger.append(Event.SWEEP_INTERRUPTED, {"signal": self.report.interrupted,
+                                                         **self._counts()})
+            return self._finish()
         finally:
             self.progress.stop()
-        self.ledger.append(L.SWEEP_FINISHED, {"ran": self.report.ran, "ok": self.report.ok,
-                                              "failed": self.report.failed,
+        self.ledger.append(L.SWEEP_FINISHED, {**self._counts(),
                                               "killed": self.report.killed is not None})
+        return self._finish()
+
+    def _counts(self) -> dict[str, int]:
+        return {"ran": self.report.ran, "ok": self.report.ok, "failed": self.report.failed}
+
+    def _finish(self) -> SweepReport:
+        """Count what is still without a terminal record (what `exante run` would do next)."""
+        stage2 = bool(self.report.stage2) or self.records.stage2_decided()
+        keys = expand(self.plan, include_stage2=stage2)
+        if self.reused is not None:
+            keys = [k for k in keys if k.stage != "baseline_variance"]
+        self.report.remaining = sum(k.run_id not in self.results for k in keys)
         return self.report
+
+    def _sweep(self, todo: list[RunKey]) -> None:
+        killed = False
+        if self.plan.seed_protocol is not None:
+            # variance first: the baseline stage finishes before any experiment run starts
+            killed = self._run_keys([k for k in todo if k.stage == "baseline_variance"])
+            if self.reused is None:
+                from . import protocol
+
+                protocol.store_baseline(self.plan, self.path, self.results,
+                                        self.ledger.head(), self.records)
+            todo = [k for k in todo if k.stage != "baseline_variance"]
+        if not killed:
+            killed = self._run_keys(todo)
+        if not killed and self.plan.seed_protocol is not None:
+            killed = self._maybe_stage2()
 
     def _todo(self, keys: list[RunKey]) -> list[RunKey]:
         retries = self.plan.failures.retries
@@ -271,7 +323,9 @@ class _Sweep:
 
     def _execute(self, keys: list[RunKey]) -> bool:
         if self.options.max_runs is not None:
-            keys = keys[: max(0, self.options.max_runs - self.report.ran)]
+            allowed = max(0, self.options.max_runs - self.report.ran)
+            self.report.limited = self.report.limited or len(keys) > allowed
+            keys = keys[:allowed]
         if not keys:
             return False
         tasks = self._tasks(keys)
@@ -305,8 +359,9 @@ class _Sweep:
         """Append the waiting records (one lock, one fsync), then run what waited for them."""
         if not self._pending:
             return
-        written = self.ledger.append_many(self._pending)
-        self._pending = []
+        # taken off the list first: a signal after the write can never make it write them twice
+        batch, self._pending = self._pending, []
+        written = self.ledger.append_many(batch)
         for raw in written:
             record = Record.from_dict(raw)
             if record.event in TERMINAL:

@@ -14,7 +14,8 @@ import multiprocessing
 import os
 import signal
 
-from ..trials import Outcome, Task, execute_task, failed, set_threads
+from ..errors import ControlSignal
+from ..trials import Outcome, Task, execute_task, failed, failure_kind, set_threads
 from .base import Executor
 
 # A command trial stops itself at `timeout_s` (killing its whole process group);
@@ -28,6 +29,9 @@ def _init_worker(threads: int, gpu_table=None, gpu_slots: tuple[str, ...] = ()) 
 
         claim(gpu_table, list(gpu_slots))
     set_threads(threads)
+    # Ctrl-C in a terminal signals the whole foreground group: only the runner acts on it
+    # (it cancels the pool); a worker that took it would record a healthy run as failed.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _stop_commands_on_sigterm()
 
 
@@ -128,6 +132,10 @@ def _collect(future: cf.Future, task: Task) -> list[Outcome]:
         kind, error = "worker_died", f"worker process died: {exc} (exit code {exc.exitcode})"
     except cf.CancelledError:
         kind, error = "worker_died", "cancelled"
+    except ControlSignal:  # the runner's own Ctrl-C: the sweep stops
+        raise
     except Exception as exc:  # e.g. a result that could not be unpickled
         kind, error = "worker_died", f"{type(exc).__name__}: {exc}"
+    except BaseException as exc:  # SystemExit & co. that escaped the trial: still one failed run
+        kind, error = failure_kind(exc), f"{type(exc).__name__}: {exc}"
     return [failed(run.run_id, kind, error) for run in task.runs]
