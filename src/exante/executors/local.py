@@ -13,6 +13,7 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import signal
+import time
 
 from ..errors import ControlSignal
 from ..trials import Outcome, Task, execute_task, failed, failure_kind, set_threads
@@ -23,7 +24,10 @@ from .base import Executor
 _COMMAND_GRACE_S = 5.0
 
 
-def _init_worker(threads: int, gpu_table=None, gpu_slots: tuple[str, ...] = ()) -> None:
+def _init_worker(threads: int, gpu_table=None, gpu_slots: tuple[str, ...] = (),
+                 driver_pid: int | None = None) -> None:
+    if driver_pid is not None:
+        _die_with_driver(driver_pid)
     if gpu_slots:  # before any trial code: CUDA reads this once, at its initialisation
         from .gpus import claim
 
@@ -33,6 +37,44 @@ def _init_worker(threads: int, gpu_table=None, gpu_slots: tuple[str, ...] = ()) 
     # (it cancels the pool); a worker that took it would record a healthy run as failed.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _stop_commands_on_sigterm()
+
+
+def _die_with_driver(driver_pid: int) -> None:
+    """A daemon thread that ends this worker, and its commands, the moment the runner is gone.
+
+    The worker's parent is the forkserver, which can outlive a SIGKILLed runner, so
+    PR_SET_PDEATHSIG alone would not fire; a pidfd becomes readable when the runner exits.
+    """
+    import select
+    import threading
+
+    from ..command import kill_running
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(driver_pid)
+        except ProcessLookupError:
+            fd = None  # already gone
+        except (OSError, AttributeError):  # no pidfd (old kernel, not Linux): poll
+            while _alive(driver_pid):
+                time.sleep(0.2)
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])
+        kill_running()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exante-driver-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _stop_commands_on_sigterm() -> None:
@@ -80,7 +122,7 @@ class LocalExecutor(Executor):
             self.gpu_slots = self.gpu_slots[:wanted]
         table = context.Array("i", len(self.gpu_slots)) if self.gpu_slots else None
         self._pool = ProcessPool(max_workers=self.capacity, initializer=_init_worker,
-                                 initargs=(options.threads, table, self.gpu_slots),
+                                 initargs=(options.threads, table, self.gpu_slots, os.getpid()),
                                  context=context)
         self._futures: dict[cf.Future, Task] = {}
 
