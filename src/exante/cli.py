@@ -98,6 +98,8 @@ def lock(path: Path, as_json: bool) -> None:
     if data["already_locked"]:
         click.echo(f"already locked: {path} sha256 {digest}")
         return
+    for warning in data.get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"locked {path}\nsha256 {digest}")
     for name in sorted(data.get("fingerprints", {})):
         click.echo(f"  sealed {name}  {data['fingerprints'][name][:16]}")
@@ -384,6 +386,10 @@ def log(target: str, root: Path | None, as_json: bool) -> None:
         _echo_json(data)
         return
     records = data["records"]
+    if not records:
+        click.echo(f"{data['path']}: the ledger is empty (no record at all); nothing was ever "
+                   f"locked here: `exante lock {target}` starts the record", err=True)
+        sys.exit(1)
     for r in records:
         click.echo(f"{r['seq']:5d} {r['ts'][:19]} {r['event']:14s} {_summary(r)}")
     click.echo(f"chain OK, {len(records)} records, head {records[-1]['hash'][:16] if records else '-'}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,8 @@ def lock(path: Path) -> tuple[str, dict[str, Any]]:
             return st.stored, {"already": True}
         raise RefusedError(f"{path} was locked before (sha256 {current.sealed_hash[:12]}…); a "
                            f"change goes through `exante amend {path} --reason ... --seen ...`")
+    _refuse_template(path, plan)
+    warnings = _leftovers(path)
     prints = fingerprints(plan) if plan is not None else {}
     from . import designcheck  # late: it loads scipy, which most verbs never need
 
@@ -176,6 +179,8 @@ def lock(path: Path) -> tuple[str, dict[str, Any]]:
     digest = seal.lock(path)
     data = {"plan_sha256": digest, "plan_file": path.name, "fingerprints": prints,
             "experiment_id": plan.experiment_id if plan else path.stem}
+    if warnings:
+        data["warnings"] = warnings
     ledger = L.Ledger(ledger_path(path))
     ledger.append(L.LOCKED, data)
     if plan is not None and plan.primary is not None and plan.primary.direction is not None:
@@ -183,6 +188,34 @@ def lock(path: Path) -> tuple[str, dict[str, Any]]:
         ledger.append(L.DESIGN_CHECK, check)
         data["design_check"] = check
     return digest, data
+
+
+# The opening words of the shipped templates' placeholder hypotheses (exante/templates);
+# tests/test_integrity_small.py checks every template still starts with one of them.
+TEMPLATE_HYPOTHESES = ("State, in one falsifiable", "State the claim in one falsifiable")
+
+
+def _refuse_template(path: Path, plan: Plan | None) -> None:
+    """An unedited template hypothesis would seal a claim nobody made."""
+    text = plan.hypothesis if plan is not None else bet_docstring(path)
+    if any(marker in (text or "") for marker in TEMPLATE_HYPOTHESES):
+        where = "hypothesis" if plan is not None else "the docstring's Hypothesis:"
+        raise InputError(f"{path}: {where}: still the template's placeholder; write your own "
+                         f"falsifiable claim there, then `exante lock {path}`")
+
+
+def _leftovers(path: Path) -> list[str]:
+    """Results already next to a plan that has no lock: a deleted ledger, or a copied folder."""
+    from .paths import experiment_dir
+
+    folder = experiment_dir(path)
+    found = []
+    if (folder / "runs").is_dir() and any((folder / "runs").iterdir()):
+        found.append(f"{folder / 'runs'} already holds run folders")
+    if (folder / "result.json").exists():
+        found.append(f"{folder / 'result.json'} already exists")
+    return [f"{w} from before this lock; they are not this plan's results (move them away, or "
+            "amend the original plan instead of re-locking)" for w in found]
 
 
 def _design_check(plan: Plan, path: Path) -> dict[str, Any]:
@@ -210,6 +243,33 @@ def amend(path: Path, *, reason: str, seen: str) -> dict[str, Any]:
     if not reason.strip() or not seen.strip():
         raise InputError("an amendment needs --reason (why) and --seen (what results you had seen, "
                          "or 'none')")
+    with _runner_lock(path):
+        return _amend(path, reason, seen)
+
+
+@contextmanager
+def _runner_lock(path: Path):
+    """The runner's lock on the experiment: no amendment while a sweep is running."""
+    from filelock import FileLock, Timeout
+
+    from .paths import experiment_dir
+
+    folder = experiment_dir(path)
+    lock = FileLock(str(folder / ".runner.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        pid_file = folder / ".runner.pid"
+        owner = pid_file.read_text().strip() if pid_file.exists() else "?"
+        raise RefusedError(f"{path}: an `exante run` is sweeping this experiment (pid {owner}); "
+                           "amend after it finishes or stop it first") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _amend(path: Path, reason: str, seen: str) -> dict[str, Any]:
     current = state(path)
     if current.sealed_hash is None:
         raise RefusedError(f"{path} was never locked; run `exante lock {path}` first")

@@ -96,7 +96,8 @@ def lock(path: Path) -> dict[str, Any]:
     return envelope("lock", {"path": str(path), "plan_sha256": digest, "already_locked": already,
                              "experiment_id": data.get("experiment_id"),
                              "fingerprints": data.get("fingerprints", {}),
-                             "design_check": data.get("design_check")})
+                             "design_check": data.get("design_check"),
+                             "warnings": data.get("warnings", [])})
 
 
 def verify(path: Path) -> dict[str, Any]:

@@ -11,6 +11,7 @@ For every experiment under the registry root:
 - ``fingerprints`` the sealed code and data files hash as they did at the lock;
 - ``git-order``    inside git, the commit that added the sealed plan is an ancestor of (or
                    equal to) the commits that added its first results;
+- ``unique-id``    no two experiments share an experiment id;
 - ``postmortem``   a killed experiment has a written postmortem (a warning; `--strict`
                    makes it a failure).
 
@@ -61,7 +62,17 @@ def audit(root: Path | str = "experiments") -> list[AuditRow]:
     rows: list[AuditRow] = []
     for entry in cat.entries:
         rows += _audit_entry(root, entry, cat.reads[entry.folder], cat.plans.get(entry.folder))
-    return rows
+    return rows + _unique_ids(cat.entries)
+
+
+def _unique_ids(entries: list[Entry]) -> list[AuditRow]:
+    """Two folders with one experiment id: a catalogue line (and a retraction) is ambiguous."""
+    folders: dict[str, list[str]] = {}
+    for e in entries:
+        folders.setdefault(e.id, []).append(e.folder)
+    return [AuditRow(eid, "unique-id", FAIL, f"{len(found)} experiments share the id {eid!r}: "
+                     f"{', '.join(found)}; rename all but one (experiment_id and folder)")
+            for eid, found in folders.items() if len(found) > 1]
 
 
 def _audit_entry(root: Path, e: Entry, read: LedgerRead, loaded: Any) -> list[AuditRow]:

@@ -64,6 +64,12 @@ class Entry:
         return self.verdict == "KILL" or self.kill is not None
 
     @property
+    def decided(self) -> bool:
+        """A verdict from result.json, a DECIDED record, a bet's result, or a kill."""
+        return self.verdict_source != "none" and not self.verdict_source.startswith(
+            ("ledger (runs", "ledger (locked"))
+
+    @property
     def retracted(self) -> bool:
         return bool(self.retracted_by)
 
@@ -400,6 +406,10 @@ def _resolve_retractions(cat: Catalogue) -> None:
             elif not e.locked:
                 cat.problems.append(f"{e.id} declares a retraction of {target.id} but is not "
                                     "locked; lock it for the retraction to take effect")
+            elif not e.decided:
+                cat.problems.append(f"{e.id} declares a retraction of {target.id} but has no "
+                                    "result yet; only a decided experiment can retract "
+                                    f"(run and decide {e.id} first)")
             else:
                 target.retracted_by.append({"id": e.id, "reason": r["reason"]})
                 r["resolved"] = target.id
