@@ -337,6 +337,8 @@ def decide(path: Path, as_json: bool, log_to: str | None, interim: bool) -> None
     result = data["result"]
     tier = f" ({result['tier']})" if result.get("tier") else ""
     tier += " — RETROSPECTIVE, not pre-registered" if result.get("retrospective") else ""
+    if result.get("after_kill"):
+        tier += f" — after KILL ({result['after_kill']['rule']}), DEVIATED"
     click.echo(f"{result['experiment_id']}: {result['verdict']}{tier}")
     for reason in result["verdict_reasons"]:
         click.echo(f"  {reason}")

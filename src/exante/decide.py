@@ -12,6 +12,7 @@ plan's `decision.rule` names the family that decides.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -264,6 +265,18 @@ def _label_interim(result: dict[str, Any], pending: list[str]) -> None:
         "numbers look good inflates the false-positive rate")})
 
 
+def _label_after_kill(result: dict[str, Any], history: History) -> None:
+    """A new attempt after a kill: DEVIATED, and the kill stays in the headline."""
+    kill = history.prior_kill()
+    if kill is None:
+        return
+    result["after_kill"] = {k: kill.get(k) for k in ("rule", "when", "why", "seq", "plan_sha256")}
+    result["deviated"] = True
+    result["verdict_reasons"].insert(0, f"after KILL by rule {kill.get('rule')!r} (seq "
+                                        f"{kill.get('seq')}): this is a new attempt under an "
+                                        "amendment, DEVIATED from the registered plan")
+
+
 def decide(plan_path: Path, *, interim: bool = False) -> dict[str, Any]:
     """Compute the verdict, write result.json next to the ledger, record DECIDED. Returns it.
 
@@ -295,11 +308,13 @@ def decide(plan_path: Path, *, interim: bool = False) -> dict[str, Any]:
     }
     result["caveats"] = caveats_for(plan, analysis, result)
     _label_retrospective(result, history)
+    _label_after_kill(result, history)
     if pending:
         _label_interim(result, pending)
-    exp.result_path.write_text(json.dumps(result, indent=2, sort_keys=False, default=str) + "\n",
-                               encoding="utf-8")
+    text = json.dumps(result, indent=2, sort_keys=False, default=str) + "\n"
+    exp.result_path.write_text(text, encoding="utf-8")
     exp.append(Event.DECIDED, {"verdict": result["verdict"], "tier": result["tier"],
+                               "result_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
                                                         "plan_sha256": current.sealed_hash,
                                                         "ledger_head": head,
                                                         "caveats": [c["code"] for c in

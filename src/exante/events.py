@@ -27,6 +27,7 @@ class Event(StrEnum):
     SWEEP_INTERRUPTED = "SWEEP_INTERRUPTED"  # the runner got SIGINT/SIGTERM; data: signal, counts
     BASELINE_REUSED = "BASELINE_REUSED"  # seed 003: a stored baseline measurement adopted
     PILOT = "PILOT"  # a pilot measurement (observed σ) recorded before the lock
+    ANCHOR = "ANCHOR"  # the registry's anchor log only (anchors.py): an experiment ledger's head
     IMPORTED = "IMPORTED"  # runs imported by `exante import` (interop): pilot or retrospective
 
 

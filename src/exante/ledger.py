@@ -142,6 +142,9 @@ class Ledger:
                 out.append(record)
                 seq, prev = seq + 1, record["hash"]
             _write_durably(self.path, b"".join(lines))
+        from . import anchors  # the heads outside the folder (lock, kill, sweep end, decide)
+
+        anchors.note(self.path, out)
         return out
 
     def _tail_after_repair(self) -> tuple[int, str]:
