@@ -8,6 +8,7 @@ traceback.
 
 from __future__ import annotations
 
+import errno
 import sys
 import traceback
 from pathlib import Path
@@ -36,6 +37,10 @@ class _Group(click.Group):
             sys.exit(130)
         except ExanteError as exc:
             _fail(exc, exc.exit_code)
+        except OSError as exc:  # the environment: a full disk, a read-only registry, a lost file
+            _fail(exc, *_environment_error(exc))
+        except RecursionError as exc:
+            _fail(exc, 2, "error: the input is nested too deeply to read; flatten it")
         except (KeyboardInterrupt, ControlSignal):
             click.echo("interrupted; finished runs are in the ledger, `exante run` resumes",
                        err=True)
@@ -43,11 +48,31 @@ class _Group(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-def _fail(exc: BaseException, code: int) -> None:
+def _fail(exc: BaseException, code: int, line: str | None = None) -> None:
     if _DEBUG:
         traceback.print_exception(type(exc), exc, exc.__traceback__)
-    click.echo(f"error: {exc}" if code == 2 else str(exc), err=True)
+    click.echo(line or (f"error: {exc}" if code == 2 else str(exc)), err=True)
     sys.exit(code)
+
+
+_ENV_ADVICE = {
+    errno.ENOSPC: (1, "the disk is full; free space and run the command again (every complete "
+                      "ledger record is kept; a torn last line is set aside on the next write)"),
+    errno.EDQUOT: (1, "the disk quota is exhausted; free space and run the command again"),
+    errno.EROFS: (1, "the file system is read-only; run where the registry is writable, or "
+                     "copy the registry somewhere that is"),
+    errno.EACCES: (1, "permission denied; run as a user who may write the registry, or copy it"),
+    errno.EPERM: (1, "operation not permitted; check the registry's owner and permissions"),
+    errno.ENOENT: (2, "no such file or folder; check the path"),
+    errno.ENOTDIR: (2, "a part of the path is not a folder; check the path"),
+}
+
+
+def _environment_error(exc: OSError) -> tuple[int, str]:
+    """(exit code, one line) for an OSError: the path, what went wrong, what to do."""
+    code, advice = _ENV_ADVICE.get(exc.errno, (1, "check the file system and run it again"))
+    where = exc.filename or "a file exante needed"
+    return code, f"error: {where}: {exc.strerror or exc}; {advice}"
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -197,7 +222,7 @@ def _parse_opts(ctx, param, values) -> dict:
             raise click.BadParameter(f"{item!r}: expected KEY=VALUE", ctx, param)
         try:
             out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, RecursionError):
             out[key.strip()] = raw
     return out
 

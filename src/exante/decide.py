@@ -29,6 +29,7 @@ from .families.factorial import analyse_factorial
 from .events import Event
 from .experiment import Experiment, open_experiment
 from .history import History
+from .paths import write_atomic
 from .scope import build_scope, cell_values, run_value
 from .spec import Plan
 from .verdicts import Verdict
@@ -312,7 +313,7 @@ def decide(plan_path: Path, *, interim: bool = False) -> dict[str, Any]:
     if pending:
         _label_interim(result, pending)
     text = json.dumps(result, indent=2, sort_keys=False, default=str) + "\n"
-    exp.result_path.write_text(text, encoding="utf-8")
+    write_atomic(exp.result_path, text)  # a full disk leaves the old result.json, not half one
     exp.append(Event.DECIDED, {"verdict": result["verdict"], "tier": result["tier"],
                                "result_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
                                                         "plan_sha256": current.sealed_hash,

@@ -213,6 +213,12 @@ def parse_yaml(text: str, file: str) -> dict[str, Any]:
         where = f"line {mark.line + 1}" if mark else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise PlanError(f"not valid YAML: {problem}", file=file, path=where) from None
+    except RecursionError:
+        raise PlanError("not valid YAML: nested too deeply; a plan needs a few levels, not "
+                        "hundreds", file=file) from None
+    except ValueError as exc:  # int("9" * 4301): Python's limit on integer digits
+        raise PlanError(f"a value cannot be read ({str(exc).split(';')[0]}); write the number "
+                        "with fewer digits (or as a quoted string)", file=file) from None
     if not isinstance(data, dict):
         raise PlanError(f"expected a YAML mapping at the top, got {type(data).__name__}",
                         file=file)

@@ -39,6 +39,9 @@ def write_text(path: Path, text: str) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc  # name the file it was
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
