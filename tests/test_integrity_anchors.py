@@ -66,14 +66,42 @@ def test_a_hand_edited_verdict_in_result_json_fails_the_audit(decided):
     assert r.status == "FAIL" and "edited by hand" in r.detail
 
 
-def _relock_from_scratch(plan: Path) -> None:
+def _delete_history(plan: Path) -> None:
     for name in ("ledger.jsonl", "result.json"):
         (plan.parent / name).unlink()
     for extra in plan.parent.glob("ledger.jsonl*"):
         extra.unlink()
     shutil.rmtree(plan.parent / "runs")
     plan.write_text(re.sub(r'sha256: "[0-9a-f]{64}"', 'sha256: ""', plan.read_text()))
-    assert invoke("lock", plan).exit_code == 0
+
+
+def _relock_from_scratch(plan: Path) -> None:
+    """Delete the history and re-lock as a tool without the anchor check would (`lock` refuses)."""
+    from exante import ledger as L
+    from exante import seal
+
+    _delete_history(plan)
+    digest = seal.lock(plan)
+    L.Ledger(plan.parent / "ledger.jsonl").append(L.LOCKED, {"plan_sha256": digest,
+                                                             "experiment_id": "exp"})
+
+
+def test_lock_refuses_a_fresh_start_where_a_history_was_anchored(decided):
+    root, plan = decided
+    _delete_history(plan)
+    result = invoke("lock", plan)
+    assert result.exit_code == 1 and "refusing to lock it afresh" in result.stderr
+    assert not (plan.parent / "ledger.jsonl").exists()
+
+
+def test_run_refuses_a_ledger_cut_before_its_anchored_head(tmp_path):
+    root = tmp_path / "experiments"
+    plan = make_experiment(root / "cut", "cut", "lr helps", decide=False)
+    ledger = plan.parent / "ledger.jsonl"
+    lines = ledger.read_text().splitlines(keepends=True)
+    ledger.write_text("".join(lines[:-2]))  # the last RUN_OK and SWEEP_FINISHED
+    result = invoke("run", plan, "--executor", "inline", "--quiet")
+    assert result.exit_code == 1 and "trailing records were cut" in result.stderr
 
 
 def test_deleting_the_history_and_relocking_fails_the_audit(decided):

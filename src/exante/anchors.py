@@ -59,6 +59,28 @@ def _anchor(ledger: Path, record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def lost(ledger: Path, records: list[dict[str, Any]]) -> list[str]:
+    """What this ledger lost of the heads anchored for its folder ([] when nothing, or no log)."""
+    ledger = Path(ledger)
+    root = root_of(ledger)
+    if not log_path(root).is_file():
+        return []
+    found, error = read(root)
+    if error is not None:
+        return [f"the anchor log {log_path(root)} is broken: {error}"]
+    return missing(by_folder(found).get(ledger.resolve().parent.name, []), records)
+
+
+def refuse_lost(ledger: Path, records: list[dict[str, Any]], what: str) -> None:
+    """RefusedError when the ledger no longer holds a head anchored for it."""
+    problems = lost(ledger, records)
+    if problems:
+        from .errors import RefusedError
+
+        raise RefusedError(f"{ledger}: refusing to {what}: {problems[0]}. Restore the ledger "
+                           "(git, a backup); `exante audit` lists every finding")
+
+
 def read(root: Path) -> tuple[list[dict[str, Any]], str | None]:
     """(anchor data in order, error) for the registry `root`; the chain is verified."""
     from .errors import LedgerError

@@ -254,6 +254,25 @@ def _pending_runs(exp: Experiment, current, interim: bool) -> list[str]:
     return pending
 
 
+def _refuse_unsealed_code(exp: Experiment) -> None:
+    """Every run must have run code that a lock or an amendment sealed (its `code_sha256`).
+
+    Mixed hashes are fine when each was sealed (an amendment covers the change); a hash no
+    lock ever recorded means a file was swapped during the sweep, even if restored since.
+    """
+    sealed = {registration.code_hash(dict(r.data.get("fingerprints") or {}))
+              for r in exp.history.locks()}
+    odd = sorted({r.data["code_sha256"] for r in exp.history.terminal().values()
+                  if r.data.get("code_sha256") and r.data["code_sha256"] not in sealed})
+    if odd:
+        runs = [rid for rid, r in exp.history.terminal().items()
+                if r.data.get("code_sha256") in odd]
+        raise RefusedError(
+            f"{exp.plan_path}: {len(runs)} run(s) ran code that no lock sealed (code sha256 "
+            f"{odd[0][:12]}…; e.g. {runs[0]}): a sealed file changed during the sweep. Record "
+            f"the change with `exante amend {exp.plan_path} ...` and run again")
+
+
 def _label_interim(result: dict[str, Any], pending: list[str]) -> None:
     """An interim look: verdict INTERIM, the rule's answer kept aside, the pending runs named."""
     result["interim"] = {"pending": len(pending), "pending_runs": pending,
@@ -286,6 +305,7 @@ def decide(plan_path: Path, *, interim: bool = False) -> dict[str, Any]:
     exp = open_experiment(plan_path)  # the one read of the ledger, verified
     _, plan, current = registration.verify_all(exp.plan_path, exp.history, plan=exp.plan)
     pending = _pending_runs(exp, current, interim)
+    _refuse_unsealed_code(exp)
     analysis = analyse(exp)
     plan, history = analysis["plan"], exp.history
     verdict_, tier, reasons = verdict(plan, analysis, current.killed)

@@ -88,7 +88,20 @@ def code_files(plan: Plan) -> list[Path]:
     return sorted(set(p.resolve() for p in files))
 
 
+def project_roots(plan: Plan) -> list[Path]:
+    """Where the project's own modules live: the plan's folder and `trial.pythonpath`."""
+    pythonpath = plan.trial.pythonpath if plan.trial is not None else ()
+    return [plan.folder.resolve(), *((plan.folder / p).resolve() for p in pythonpath)]
+
+
 def _module_files(module: str, plan: Plan) -> list[Path]:
+    from .closure import local_module_file
+
+    # the project's own file first: find_spec would answer from sys.modules, i.e. the
+    # module of another experiment that shares this name and was imported in this process
+    local = local_module_file(module, project_roots(plan))
+    if local is not None:
+        return [local]
     extra = [str(plan.folder)] + [str((plan.folder / p).resolve()) for p in plan.trial.pythonpath]
     added = [p for p in extra if p not in sys.path]
     sys.path[:0] = added
@@ -119,9 +132,26 @@ def _label(path: Path, plan: Plan) -> str:
     return os.path.relpath(resolved, plan.folder.resolve())
 
 
+def closure_files(plan: Plan) -> list[Path]:
+    """Project files the trial's module or a Python command script imports (not site-packages)."""
+    from .closure import import_closure
+
+    entries = [p for p in code_files(plan) if p.suffix == ".py"]
+    roots = project_roots(plan)
+    sealed = set(entries)
+    found: set[Path] = set()
+    for entry in entries:
+        found |= set(import_closure(entry, [*roots, entry.parent]))
+    return sorted(found - sealed)
+
+
 def fingerprints(plan: Plan) -> dict[str, str]:
-    """sha256 of every code and data file (and generated data set) the plan depends on."""
+    """sha256 of every code and data file (and generated data set) the plan depends on.
+
+    `import:` entries are the project modules the trial imports (see `closure`).
+    """
     prints = {f"code:{_label(p, plan)}": seal.sha256_file(p) for p in code_files(plan)}
+    prints.update({f"import:{_label(p, plan)}": seal.sha256_file(p) for p in closure_files(plan)})
     for entry in plan.data:
         if entry.path is not None:
             path = plan.folder / entry.path
@@ -139,6 +169,8 @@ def fingerprints(plan: Plan) -> dict[str, str]:
 def check_fingerprints(plan: Plan, recorded: dict[str, str]) -> None:
     """Raise FingerprintError naming every file that changed since the lock or last amendment."""
     now = fingerprints(plan)
+    if not any(k.startswith("import:") for k in recorded):  # locked before imports were sealed
+        now = {k: v for k, v in now.items() if not k.startswith("import:")}
     changed = sorted(k for k in recorded.keys() & now.keys() if recorded[k] != now[k])
     added = sorted(now.keys() - recorded.keys())
     gone = sorted(recorded.keys() - now.keys())
@@ -149,6 +181,54 @@ def check_fingerprints(plan: Plan, recorded: dict[str, str]) -> None:
         raise FingerprintError(f"{plan.path}: sealed code/data changed since the lock ({'; '.join(parts)}). "
                                f"Refusing to run. Restore the files, or record the change with "
                                f"`exante amend {plan.path} --reason ... --seen ...`")
+
+
+def code_hash(prints: dict[str, str]) -> str:
+    """One sha256 over the code entries (`code:`, `import:`) of a fingerprint dict."""
+    import hashlib
+
+    code = sorted((k, v) for k, v in prints.items() if k.startswith(("code:", "import:")))
+    return hashlib.sha256(repr(code).encode("utf-8")).hexdigest()
+
+
+class CodeWatch:
+    """The sealed code files, re-checked before every dispatch: stat first, hash on a change.
+
+    `check()` returns the code hash now on disk, or raises FingerprintError naming the
+    file when a sealed file no longer hashes as sealed.
+    """
+
+    def __init__(self, plan: Plan, recorded: dict[str, str]):
+        self.plan = plan
+        self.sealed = {k: v for k, v in recorded.items() if k.startswith(("code:", "import:"))}
+        self.hash = code_hash(self.sealed)
+        paths = {k: (plan.folder / k.split(":", 1)[1]).resolve() for k in self.sealed}
+        # an installed package's file is labelled inside site-packages: checked at sweep start
+        self.files = {k: p for k, p in paths.items() if p.is_file()}
+        self.stats = {k: self._stat(p) for k, p in self.files.items()}
+
+    @staticmethod
+    def _stat(path: Path):
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def check(self) -> str:
+        for key, path in self.files.items():
+            now = self._stat(path)
+            if now == self.stats[key]:
+                continue
+            digest = seal.sha256_file(path) if now is not None else None
+            if digest != self.sealed[key]:
+                raise FingerprintError(
+                    f"{self.plan.path}: sealed file {key.split(':', 1)[1]} changed during the "
+                    f"sweep ({'removed' if digest is None else 'new sha256 ' + digest[:12]}…); "
+                    "stopped before dispatching more runs. Restore it and `exante run` again, "
+                    f"or record the change with `exante amend {self.plan.path} ...`")
+            self.stats[key] = now  # touched, same bytes
+        return self.hash
 
 
 # ---------------------------------------------------------------- lock / amend
@@ -171,6 +251,9 @@ def lock(path: Path) -> tuple[str, dict[str, Any]]:
         raise RefusedError(f"{path} was locked before (sha256 {current.sealed_hash[:12]}…); a "
                            f"change goes through `exante amend {path} --reason ... --seen ...`")
     _refuse_template(path, plan)
+    from . import anchors
+
+    anchors.refuse_lost(ledger_path(path), [], "lock it afresh")  # deleted, then re-locked?
     warnings = _leftovers(path)
     prints = fingerprints(plan) if plan is not None else {}
     from . import designcheck  # late: it loads scipy, which most verbs never need

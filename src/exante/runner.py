@@ -26,7 +26,7 @@ from filelock import FileLock, Timeout
 from . import ledger as L
 from . import registration
 from .design import STAGE2, RunKey, expand
-from .errors import InputError, RefusedError, SweepInterrupted
+from .errors import FingerprintError, InputError, RefusedError, SweepInterrupted
 from .events import TERMINAL, Event
 from .executors import ExecutorOptions, make_executor
 from .experiment import open_experiment
@@ -142,6 +142,9 @@ def run(path: Path, options: RunOptions = RunOptions(), *, progress: Progress | 
     try:
         # read (and verify) the ledger once, under the lock: this sweep is now its only writer
         exp = open_experiment(path)
+        from . import anchors
+
+        anchors.refuse_lost(ledger_path(path), [{"seq": r.seq, "hash": r.hash} for r in exp.history.records], "run")
         digest, plan, _ = check_runnable(path, exp.history)
         (folder / ".runner.pid").write_text(str(os.getpid()))
         with _stop_on_signals():
@@ -188,6 +191,9 @@ class _Sweep:
         self.failures: dict[str, int] = self.records.failures()
         self.reused: dict[str, Any] | None = None
         self._runs_root: Path | None = None
+        # the sealed code, re-checked before each dispatch; each run records the hash it ran
+        self.watch = registration.CodeWatch(plan, self.records.fingerprints)
+        self._code: dict[str, str] = {}
         # Records not yet written, and what must wait until they are (cleanup, progress):
         # one append (one fsync) per pass of the dispatch loop, not one per record.
         self._pending: list[tuple[str, dict[str, Any]]] = []
@@ -211,6 +217,11 @@ class _Sweep:
         self.progress.start(len(keys), len(keys) - len(todo), _role_counts(keys))
         try:
             self._sweep(todo)
+        except FingerprintError as changed:  # sealed code changed mid-sweep: stop, say so
+            self._flush()
+            self.ledger.append(L.SWEEP_FINISHED, {**self._counts(), "killed": False,
+                                                  "stopped": str(changed)[:500]})
+            raise
         except SweepInterrupted as stop:
             self._flush()  # outcomes that arrived before the signal are kept
             self.report.interrupted = signal.Signals(stop.signum).name
@@ -340,9 +351,12 @@ class _Sweep:
         try:
             while (queue or executor.pending()) and not killed:
                 while queue and executor.pending() < executor.capacity:
+                    code = self.watch.check()  # raises when a sealed file changed
                     task, chunk = queue.pop()
+                    self._code.update((k.run_id, code) for k in chunk)
                     self._pending.append((L.RUN_STARTED, {"run_ids": [k.run_id for k in chunk],
-                                                          "task_id": task.task_id}))
+                                                          "task_id": task.task_id,
+                                                          "code_sha256": code}))
                     executor.submit(task)
                 self._flush()  # the last outcomes and these starts, in one durable write
                 for outcome in executor.wait(timeout=1.0):
@@ -377,7 +391,8 @@ class _Sweep:
                 # the driver's 1-minute load average, so a wall-clock comparison across runs
                 # made under different load can be flagged rather than believed
                 "load1": round(os.getloadavg()[0], 2),
-                "env": {**outcome.env, **self.env_extra}, "executor": self.options.executor}
+                "env": {**outcome.env, **self.env_extra}, "executor": self.options.executor,
+                "code_sha256": self._code.get(key.run_id)}
         if outcome.ok:
             event = L.RUN_OK
             self.report.ok += 1
