@@ -10,6 +10,8 @@ it runs through ``runpy`` (a literal path), not only the file the plan names.
 from __future__ import annotations
 
 import ast
+import importlib
+import sys
 from pathlib import Path
 from typing import Iterable
 
@@ -101,3 +103,30 @@ def import_closure(entry: Path, roots: Iterable[Path]) -> list[Path]:
             todo += [p for p in _candidates(name, level, path, roots) if p not in seen]
         todo += [p for p in _run_targets(tree, path, roots) if p not in seen]
     return sorted(seen)
+
+
+def load_module(name: str, roots: list[Path]):
+    """The trial's module: a project file loads by its path, under a name unique to that file.
+
+    Two experiments whose modules are both `train` never share a `sys.modules` entry,
+    so the second never runs (or fingerprints) the first one's file. A dotted name or an
+    installed package imports as usual (its relative imports need its package).
+    """
+    path = local_module_file(name, roots) if "." not in name else None
+    if path is None or path.name == "__init__.py":
+        return importlib.import_module(name)
+    import hashlib
+    import importlib.util
+
+    unique = f"_exante_trial_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}_{name}"
+    if unique in sys.modules:
+        return sys.modules[unique]
+    spec = importlib.util.spec_from_file_location(unique, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[unique] = module  # dataclasses and pickling look a module up by its name
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(unique, None)
+        raise
+    return module

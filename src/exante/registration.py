@@ -25,6 +25,7 @@ from .errors import FingerprintError, InputError, RefusedError, TamperedError
 from .history import History
 from .paths import ledger_path
 from .spec import Plan, load_plan
+from .codeseal import CodeWatch, code_hash  # noqa: F401  (the runner and decide use them here)
 
 
 
@@ -159,11 +160,22 @@ def fingerprints(plan: Plan) -> dict[str, str]:
                 raise InputError(f"{plan.path}: data: {entry.path}: no such file")
             prints[f"data:{entry.path}"] = seal.sha256_file(path)
         else:
-            from .trials import resolve
-
-            fn = resolve(entry.generator, plan.folder)
-            prints[f"data:{entry.generator}"] = str(fn(dict(entry.params)))
+            prints[f"data:{entry.generator}"] = _generated(plan, entry)
     return prints
+
+
+def _generated(plan: Plan, entry) -> str:
+    """A data generator's fingerprint; its failure (even sys.exit) is one input error."""
+    from .errors import ControlSignal
+    from .trials import resolve
+
+    try:
+        return str(resolve(entry.generator, plan.folder)(dict(entry.params)))
+    except (ControlSignal, InputError):
+        raise
+    except BaseException as exc:
+        raise InputError(f"{plan.path}: data: generator {entry.generator} failed: "
+                         f"{type(exc).__name__}: {exc}") from None
 
 
 def check_fingerprints(plan: Plan, recorded: dict[str, str]) -> None:
@@ -181,54 +193,6 @@ def check_fingerprints(plan: Plan, recorded: dict[str, str]) -> None:
         raise FingerprintError(f"{plan.path}: sealed code/data changed since the lock ({'; '.join(parts)}). "
                                f"Refusing to run. Restore the files, or record the change with "
                                f"`exante amend {plan.path} --reason ... --seen ...`")
-
-
-def code_hash(prints: dict[str, str]) -> str:
-    """One sha256 over the code entries (`code:`, `import:`) of a fingerprint dict."""
-    import hashlib
-
-    code = sorted((k, v) for k, v in prints.items() if k.startswith(("code:", "import:")))
-    return hashlib.sha256(repr(code).encode("utf-8")).hexdigest()
-
-
-class CodeWatch:
-    """The sealed code files, re-checked before every dispatch: stat first, hash on a change.
-
-    `check()` returns the code hash now on disk, or raises FingerprintError naming the
-    file when a sealed file no longer hashes as sealed.
-    """
-
-    def __init__(self, plan: Plan, recorded: dict[str, str]):
-        self.plan = plan
-        self.sealed = {k: v for k, v in recorded.items() if k.startswith(("code:", "import:"))}
-        self.hash = code_hash(self.sealed)
-        paths = {k: (plan.folder / k.split(":", 1)[1]).resolve() for k in self.sealed}
-        # an installed package's file is labelled inside site-packages: checked at sweep start
-        self.files = {k: p for k, p in paths.items() if p.is_file()}
-        self.stats = {k: self._stat(p) for k, p in self.files.items()}
-
-    @staticmethod
-    def _stat(path: Path):
-        try:
-            st = path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-    def check(self) -> str:
-        for key, path in self.files.items():
-            now = self._stat(path)
-            if now == self.stats[key]:
-                continue
-            digest = seal.sha256_file(path) if now is not None else None
-            if digest != self.sealed[key]:
-                raise FingerprintError(
-                    f"{self.plan.path}: sealed file {key.split(':', 1)[1]} changed during the "
-                    f"sweep ({'removed' if digest is None else 'new sha256 ' + digest[:12]}…); "
-                    "stopped before dispatching more runs. Restore it and `exante run` again, "
-                    f"or record the change with `exante amend {self.plan.path} ...`")
-            self.stats[key] = now  # touched, same bytes
-        return self.hash
 
 
 # ---------------------------------------------------------------- lock / amend

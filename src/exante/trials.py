@@ -252,7 +252,9 @@ def resolve(target: str, plan_dir: Path, pythonpath: tuple[str, ...] = ()) -> Ca
         if folder not in sys.path:
             sys.path.insert(0, folder)
     module_name, _, attr = target.partition(":")
-    module = _load_module(module_name, [Path(f) for f in folders])
+    from .closure import load_module
+
+    module = load_module(module_name, [Path(f) for f in folders])
     fn = module
     for part in attr.split("."):
         fn = getattr(fn, part)
@@ -260,35 +262,6 @@ def resolve(target: str, plan_dir: Path, pythonpath: tuple[str, ...] = ()) -> Ca
         raise TypeError(f"{target} is not callable")
     _FN_CACHE[key] = fn
     return fn
-
-
-def _load_module(name: str, roots: list[Path]):
-    """The trial's module: a project file loads by its path, under a name unique to that file.
-
-    Two experiments whose modules are both `train` never share a `sys.modules` entry,
-    so the second never runs (or fingerprints) the first one's file. A dotted name or an
-    installed package imports as usual (its relative imports need its package).
-    """
-    from .closure import local_module_file
-
-    path = local_module_file(name, roots) if "." not in name else None
-    if path is None or path.name == "__init__.py":
-        return importlib.import_module(name)
-    import hashlib
-    import importlib.util
-
-    unique = f"_exante_trial_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}_{name}"
-    if unique in sys.modules:
-        return sys.modules[unique]
-    spec = importlib.util.spec_from_file_location(unique, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[unique] = module  # dataclasses and pickling look a module up by its name
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(unique, None)
-        raise
-    return module
 
 
 def _context(task: Task, run: RunRequest) -> TrialContext:
