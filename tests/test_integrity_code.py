@@ -104,3 +104,10 @@ def test_a_command_script_and_what_it_runs_through_runpy_are_sealed(tmp_path):
              for p in closure.import_closure(folder / "run.py", [folder])}
     assert names == {"run.py", "stage2.py", "config.py", "pkg/__init__.py", "pkg/model.py",
                      "pkg/layers.py"}  # numpy (site-packages) is not the project's
+
+
+def test_an_installed_dotted_trial_module_still_imports_as_a_package(tmp_path):
+    from exante.closure import load_module
+
+    assert load_module("json.decoder", [tmp_path]).__name__ == "json.decoder"
+    assert load_module("json", [tmp_path]).__name__ == "json"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Iterable
@@ -116,7 +117,6 @@ def load_module(name: str, roots: list[Path]):
     if path is None or path.name == "__init__.py":
         return importlib.import_module(name)
     import hashlib
-    import importlib.util
 
     unique = f"_exante_trial_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}_{name}"
     if unique in sys.modules:
