@@ -14,9 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
@@ -33,6 +31,7 @@ from .experiment import open_experiment
 from .history import History, Record
 from .paths import experiment_dir, ledger_path, run_dir
 from .spec import Plan
+from .sweep_signals import stop_on_signals
 from .trials import Outcome, RunRequest, Task, cleanup
 
 
@@ -147,35 +146,10 @@ def run(path: Path, options: RunOptions = RunOptions(), *, progress: Progress | 
         anchors.refuse_lost(ledger_path(path), [{"seq": r.seq, "hash": r.hash} for r in exp.history.records], "run")
         digest, plan, _ = check_runnable(path, exp.history)
         (folder / ".runner.pid").write_text(str(os.getpid()))
-        with _stop_on_signals():
+        with stop_on_signals():
             return _Sweep(path, plan, digest, options, progress or _Silent(), exp.history).go()
     finally:
         lock.release()
-
-
-@contextmanager
-def _stop_on_signals():
-    """SIGINT and SIGTERM become `SweepInterrupted` (not a trial's KeyboardInterrupt) here.
-
-    Only the main thread can install handlers; elsewhere the defaults stay.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum, frame):
-        for sig in previous:  # the first signal stops the sweep; a second must not cut its record
-            signal.signal(sig, signal.SIG_IGN)
-        raise SweepInterrupted(signum)
-
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, stop)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 class _Sweep:
