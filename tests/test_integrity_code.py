@@ -52,6 +52,7 @@ def test_a_file_swapped_mid_sweep_stops_it_before_the_next_dispatch(tmp_path):
     plan = _plan(tmp_path, "swapped", fixed={"swap": True})
     code, out = cli("run", plan, "--executor", "inline", "--quiet")
     assert code == 1 and "changed during the sweep" in out, out
+    assert "planned 4, already done 0, ran 1" in out  # the summary, then why it stopped
     assert len(terminal(plan)) == 1  # the run that swapped it; nothing after
     (plan.parent / "helper.py").write_text(HELPER)  # restored
     code, out = cli("run", plan, "--executor", "inline", "--quiet")

@@ -292,7 +292,7 @@ def _sweep_exit_code(report) -> int:
     """0 only when the sweep did all it was asked; 130 interrupted; 1 killed or runs left."""
     if report.interrupted:
         return 130
-    if report.killed or (report.remaining and not report.limited):
+    if report.killed or report.stopped or (report.remaining and not report.limited):
         return 1
     return 0
 
@@ -327,6 +327,8 @@ def _print_sweep(report, path: Path | None = None) -> None:
                f"(ok {report.ok}, failed {report.failed})")
     if report.interrupted:
         click.echo(f"INTERRUPTED by {report.interrupted}: finished runs are in the ledger")
+    if report.stopped:
+        click.echo(f"STOPPED: {report.stopped}")
     if report.remaining:
         click.echo(f"{report.remaining} run(s) remain; `exante run {path or '<plan>'}` resumes")
     if report.reused_baseline:

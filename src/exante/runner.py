@@ -66,6 +66,7 @@ class SweepReport:
     interrupted: str | None = None  # "SIGINT" / "SIGTERM" when a signal stopped the sweep
     remaining: int = 0  # registered runs still without a terminal record when it ended
     limited: bool = False  # --max-runs stopped it on purpose
+    stopped: str | None = None  # why the sweep stopped early (a sealed file changed mid-sweep)
     messages: list[str] = field(default_factory=list)
 
 
@@ -193,9 +194,10 @@ class _Sweep:
             self._sweep(todo)
         except FingerprintError as changed:  # sealed code changed mid-sweep: stop, say so
             self._flush()
+            self.report.stopped = str(changed)
             self.ledger.append(L.SWEEP_FINISHED, {**self._counts(), "killed": False,
                                                   "stopped": str(changed)[:500]})
-            raise
+            return self._finish()
         except SweepInterrupted as stop:
             self._flush()  # outcomes that arrived before the signal are kept
             self.report.interrupted = signal.Signals(stop.signum).name

@@ -136,6 +136,7 @@ def sweep(report: Any, path: Path) -> dict[str, Any]:
                             "failed": report.failed, "killed": report.killed,
                             "stage2": report.stage2, "reused_baseline": report.reused_baseline,
                             "interrupted": report.interrupted, "remaining": report.remaining,
+                            "stopped": report.stopped,
                             "messages": list(report.messages)})
 
 
