@@ -73,7 +73,14 @@ class Agent:
 
 
 def write_trial(plan: str, diverge: float) -> None:
+    """The trial next to the plan, and a claim of our own for the template's placeholder."""
+    from exante.registration import TEMPLATE_HYPOTHESES
+
     Path(plan).with_name("train.py").write_text(TRAIN.replace("DIVERGE", str(diverge)))
+    text = Path(plan).read_text()
+    for marker in TEMPLATE_HYPOTHESES:
+        text = text.replace(marker, "We claim, in one falsifiable")
+    Path(plan).write_text(text)
 
 
 def drive(tmp_path: Path, scenario) -> None:

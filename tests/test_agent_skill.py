@@ -30,6 +30,15 @@ def exante(cwd: Path, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=600)
 
 
+def own_claim(text: str) -> str:
+    """The plan with the template's placeholder hypothesis replaced, as the skill asks."""
+    from exante.registration import TEMPLATE_HYPOTHESES
+
+    for marker in TEMPLATE_HYPOTHESES:
+        text = text.replace(marker, "We claim, in one falsifiable")
+    return text
+
+
 def blocks(text: str) -> list[tuple[str, str, str]]:
     found = [(m["step"], m["lang"], m["body"]) for m in BLOCK.finditer(text)]
     assert len(found) == text.count("```") // 2, "every code block needs a step marker"
@@ -110,13 +119,14 @@ def test_every_command_the_skill_shows_runs_on_a_fresh_registry(skill, tmp_path)
     for step, lang, body in steps:
         if step == "trial":
             plan.with_name("train.py").write_text(trial)  # the skill's own trial, as shown
+            plan.write_text(own_claim(plan.read_text()))  # "replace the example hypothesis"
         elif step == "workflow":
             run_block(main, body, ran)
             if "exante decide" in body:
                 result = json.loads(plan.with_name("result.json").read_text())
                 assert result["verdict"] in ("WINNER", "NEUTRAL", "LOSER")
         elif step == "tampered":  # the agent "fixes a typo" in the sealed plan
-            plan.write_text(plan.read_text().replace("State, in one", "State in one"))
+            plan.write_text(plan.read_text().replace("We claim, in one", "We claim in one"))
             run_block(main, body, ran)
         elif step == "amend":  # the same change, now declared
             run_block(main, body, ran)
@@ -137,6 +147,7 @@ def test_every_command_the_skill_shows_runs_on_a_fresh_registry(skill, tmp_path)
             kplan.with_name("train.py").write_text(
                 trial.replace("return {\"val_loss\": ", "return {\"val_loss\": 10 * "
                               "(params[\"warmup\"] > 0) + "))
+            kplan.write_text(own_claim(kplan.read_text()))
             assert exante(killed, "lock", str(kplan)).returncode == 0
             first = exante(killed, "run", "my-change")
             assert first.returncode == 1 and "KILLED by rule 'diverged'" in first.stdout

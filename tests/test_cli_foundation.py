@@ -154,10 +154,22 @@ def test_init_writes_a_commented_plan_that_validates_and_locks(cli, tmp_path, te
 
     assert cli("lock", path).exit_code == 2  # the trial module it names does not exist yet
     (path.parent / "train.py").write_text(TRIVIAL_TRIAL)
+    refused = cli("lock", path)  # the template's placeholder hypothesis is no claim (issue 18)
+    assert refused.exit_code == 2 and "placeholder" in refused.stderr
+    path.write_text(_own_hypothesis(text), encoding="utf-8")
     locked = cli("lock", path)
     assert locked.exit_code == 0, locked.output
     assert cli("verify", path).exit_code == 0
     assert path.read_text(encoding="utf-8") != text
+
+
+def _own_hypothesis(text: str) -> str:
+    """The template with its placeholder claim replaced by a real one."""
+    from exante.registration import TEMPLATE_HYPOTHESES
+
+    for marker in TEMPLATE_HYPOTHESES:
+        text = text.replace(marker, "We claim, in one falsifiable")
+    return text
 
 
 def test_init_bet_writes_a_numbered_module_with_its_criteria_in_the_docstring(cli, tmp_path):
@@ -186,6 +198,8 @@ def test_init_bet_writes_a_numbered_module_with_its_criteria_in_the_docstring(cl
     refused = cli("run", bet)  # an unsealed bet refuses to run
     assert refused.exit_code == 1 and "PREREG TAMPERED. Refusing to run." in refused.output
 
+    assert cli("lock", bet).exit_code == 2  # its placeholder hypothesis first (issue 18)
+    bet.write_text(_own_hypothesis(bet.read_text()))
     assert cli("lock", bet).exit_code == 0
     assert cli("verify", bet).exit_code == 0
     bet.write_text(bet.read_text().replace("STRICT_MIN_GAIN = 0.15", "STRICT_MIN_GAIN = 0.10"))

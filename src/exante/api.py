@@ -77,11 +77,15 @@ def run(target: str | Path, options: Any = None, *, root: str | Path | None = No
     return report
 
 
-def decide(target: str | Path, *, root: str | Path | None = None) -> dict[str, Any]:
-    """Apply the registered rules to the ledger; write result.json and return it."""
+def decide(target: str | Path, *, root: str | Path | None = None,
+           interim: bool = False) -> dict[str, Any]:
+    """Apply the registered rules to the ledger; write result.json and return it.
+
+    Refuses while registered runs are pending, unless `interim` (a result labelled INTERIM).
+    """
     from .decide import decide as decide_
 
-    return decide_(plan_path(target, root))
+    return decide_(plan_path(target, root), interim=interim)
 
 
 def report(target: str | Path, *, root: str | Path | None = None) -> list[Path]:

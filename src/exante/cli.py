@@ -8,6 +8,7 @@ traceback.
 
 from __future__ import annotations
 
+import errno
 import sys
 import traceback
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import click
 
-from .errors import ExanteError, InputError
+from .errors import ControlSignal, ExanteError, InputError
 
 _DEBUG = False
 
@@ -36,18 +37,42 @@ class _Group(click.Group):
             sys.exit(130)
         except ExanteError as exc:
             _fail(exc, exc.exit_code)
-        except KeyboardInterrupt:
+        except OSError as exc:  # the environment: a full disk, a read-only registry, a lost file
+            _fail(exc, *_environment_error(exc))
+        except RecursionError as exc:
+            _fail(exc, 2, "error: the input is nested too deeply to read; flatten it")
+        except (KeyboardInterrupt, ControlSignal):
             click.echo("interrupted; finished runs are in the ledger, `exante run` resumes",
                        err=True)
             sys.exit(130)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-def _fail(exc: BaseException, code: int) -> None:
+def _fail(exc: BaseException, code: int, line: str | None = None) -> None:
     if _DEBUG:
         traceback.print_exception(type(exc), exc, exc.__traceback__)
-    click.echo(f"error: {exc}" if code == 2 else str(exc), err=True)
+    click.echo(line or (f"error: {exc}" if code == 2 else str(exc)), err=True)
     sys.exit(code)
+
+
+_ENV_ADVICE = {
+    errno.ENOSPC: (1, "the disk is full; free space and run the command again (every complete "
+                      "ledger record is kept; a torn last line is set aside on the next write)"),
+    errno.EDQUOT: (1, "the disk quota is exhausted; free space and run the command again"),
+    errno.EROFS: (1, "the file system is read-only; run where the registry is writable, or "
+                     "copy the registry somewhere that is"),
+    errno.EACCES: (1, "permission denied; run as a user who may write the registry, or copy it"),
+    errno.EPERM: (1, "operation not permitted; check the registry's owner and permissions"),
+    errno.ENOENT: (2, "no such file or folder; check the path"),
+    errno.ENOTDIR: (2, "a part of the path is not a folder; check the path"),
+}
+
+
+def _environment_error(exc: OSError) -> tuple[int, str]:
+    """(exit code, one line) for an OSError: the path, what went wrong, what to do."""
+    code, advice = _ENV_ADVICE.get(exc.errno, (1, "check the file system and run it again"))
+    where = exc.filename or "a file exante needed"
+    return code, f"error: {where}: {exc.strerror or exc}; {advice}"
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,6 +123,8 @@ def lock(path: Path, as_json: bool) -> None:
     if data["already_locked"]:
         click.echo(f"already locked: {path} sha256 {digest}")
         return
+    for warning in data.get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"locked {path}\nsha256 {digest}")
     for name in sorted(data.get("fingerprints", {})):
         click.echo(f"  sealed {name}  {data['fingerprints'][name][:16]}")
@@ -195,7 +222,7 @@ def _parse_opts(ctx, param, values) -> dict:
             raise click.BadParameter(f"{item!r}: expected KEY=VALUE", ctx, param)
         try:
             out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, RecursionError):
             out[key.strip()] = raw
     return out
 
@@ -264,9 +291,17 @@ def run(path: Path, executor: str, opts: dict, workers: int | None, threads: int
 
         _echo_json(records.sweep(report, path))
     else:
-        _print_sweep(report)
-    if report.killed:
-        sys.exit(1)
+        _print_sweep(report, path)
+    sys.exit(_sweep_exit_code(report))
+
+
+def _sweep_exit_code(report) -> int:
+    """0 only when the sweep did all it was asked; 130 interrupted; 1 killed or runs left."""
+    if report.interrupted:
+        return 130
+    if report.killed or report.stopped or (report.remaining and not report.limited):
+        return 1
+    return 0
 
 
 def _run_bet(path: Path, as_json: bool) -> None:
@@ -312,9 +347,15 @@ def _rich_progress(workers: int = 1):
     return make_progress(workers=workers)  # the bar on a terminal, whole lines in a log or a pipe
 
 
-def _print_sweep(report) -> None:
+def _print_sweep(report, path: Path | None = None) -> None:
     click.echo(f"planned {report.planned}, already done {report.skipped}, ran {report.ran} "
                f"(ok {report.ok}, failed {report.failed})")
+    if report.interrupted:
+        click.echo(f"INTERRUPTED by {report.interrupted}: finished runs are in the ledger")
+    if report.stopped:
+        click.echo(f"STOPPED: {report.stopped}")
+    if report.remaining:
+        click.echo(f"{report.remaining} run(s) remain; `exante run {path or '<plan>'}` resumes")
     if report.reused_baseline:
         click.echo(f"baseline variance reused from {report.reused_baseline}")
     if report.stage2 is not None:
@@ -332,12 +373,15 @@ def _print_sweep(report) -> None:
 @JSON
 @click.option("--log-to", "log_to", default=None, metavar="mlflow[:URI]",
               help="Also put the verdict on the experiment's MLflow run (tags, result.json).")
-def decide(path: Path, as_json: bool, log_to: str | None) -> None:
+@click.option("--interim", is_flag=True,
+              help="Runs still pending: write a result labelled INTERIM (not a verdict) with the "
+                   "pending runs named and an OPTIONAL_STOPPING caveat, instead of refusing.")
+def decide(path: Path, as_json: bool, log_to: str | None, interim: bool) -> None:
     """Apply the registered rules to the ledger of PATH; write result.json."""
     from .agent import records
 
     target = _log_target(log_to)
-    data = records.decide(_plan_path(path))
+    data = records.decide(_plan_path(path), interim=interim)
     _log_to(_plan_path(path), log_to, target)
     if as_json:
         _echo_json(data)
@@ -345,9 +389,14 @@ def decide(path: Path, as_json: bool, log_to: str | None) -> None:
     result = data["result"]
     tier = f" ({result['tier']})" if result.get("tier") else ""
     tier += " — RETROSPECTIVE, not pre-registered" if result.get("retrospective") else ""
+    if result.get("after_kill"):
+        tier += f" — after KILL ({result['after_kill']['rule']}), DEVIATED"
     click.echo(f"{result['experiment_id']}: {result['verdict']}{tier}")
     for reason in result["verdict_reasons"]:
         click.echo(f"  {reason}")
+    if result.get("interim"):
+        names = result["interim"]["pending_runs"]
+        click.echo("  pending: " + ", ".join(names[:10]) + (" ..." if len(names) > 10 else ""))
     for trap in result["traps"]:
         click.echo(f"  trap {trap['name']}: " + {True: "behaved as registered",
                                                   False: "MISBEHAVED",
@@ -404,6 +453,10 @@ def log(target: str, root: Path | None, as_json: bool) -> None:
         _echo_json(data)
         return
     records = data["records"]
+    if not records:
+        click.echo(f"{data['path']}: the ledger is empty (no record at all); nothing was ever "
+                   f"locked here: `exante lock {target}` starts the record", err=True)
+        sys.exit(1)
     for r in records:
         click.echo(f"{r['seq']:5d} {r['ts'][:19]} {r['event']:14s} {_summary(r)}")
     click.echo(f"chain OK, {len(records)} records, head {records[-1]['hash'][:16] if records else '-'}")

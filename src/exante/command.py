@@ -80,6 +80,46 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+_PR_SET_PDEATHSIG = 1
+_PRCTL = None
+
+
+def _load_prctl():
+    """libc's prctl through ctypes (Linux); None elsewhere. Loaded before any fork."""
+    global _PRCTL
+    if _PRCTL is None and sys.platform.startswith("linux"):
+        import ctypes
+        import ctypes.util
+
+        try:
+            _PRCTL = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+        except (OSError, AttributeError):
+            _PRCTL = False
+    return _PRCTL or None
+
+
+def die_with_parent(parent_pid: int | None = None) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (PR_SET_PDEATHSIG).
+
+    If the parent is already gone (it died before the call), exit now. A no-op
+    off Linux. The command's parent is the worker (or the runner, inline); the
+    local executor's workers do the same, so a SIGKILLed runner takes its
+    workers, and their commands, with it.
+    """
+    prctl = _load_prctl()
+    if prctl is None:
+        return
+    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _child_setup(parent_pid: int) -> None:
+    """Runs in the command's process between fork and exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a worker ignores Ctrl-C; its program need not
+    die_with_parent(parent_pid)
+
+
 def run_command(task: Task, run: RunRequest) -> Outcome:
     """Run one command trial; stdout/stderr land in the run folder, never in the ledger."""
     env_info = worker_environment()
@@ -95,8 +135,12 @@ def run_command(task: Task, run: RunRequest) -> Outcome:
     with open(run_dir / "stdout.log", "wb") as out, open(run_dir / "stderr.log", "wb") as err:
         try:
             # a new session, so a timeout kills the whole process group, children too
+            # and PR_SET_PDEATHSIG, so it dies with this process even when that is SIGKILLed
+            _load_prctl()
+            parent = os.getpid()
             proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    preexec_fn=lambda: _child_setup(parent))
         except OSError as exc:
             return failed(run.run_id, "exception", f"cannot start {argv[0]!r}: {exc}", env=env_info)
         _RUNNING.add(proc.pid)

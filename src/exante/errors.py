@@ -83,6 +83,22 @@ class AuditError(IntegrityError):
     """The audit found a problem."""
 
 
+class ControlSignal(BaseException):
+    """Raised by exante itself to stop a trial from outside (a deadline, the runner's Ctrl-C).
+
+    Not an `Exception`, so a trial's own `except Exception` lets it through, and
+    `trials` never records it as the trial's failure: it passes it on.
+    """
+
+
+class SweepInterrupted(ControlSignal):
+    """The runner got SIGINT or SIGTERM: the sweep stops and records SWEEP_INTERRUPTED."""
+
+    def __init__(self, signum: int = 2):
+        self.signum = signum
+        super().__init__(f"signal {signum}")
+
+
 def require(module: str, extra: str):
     """Import an optional dependency late, or raise a message naming the extra."""
     import importlib

@@ -24,8 +24,10 @@ class Event(StrEnum):
     DECIDED = "DECIDED"  # `exante decide` wrote result.json
     SWEEP_STARTED = "SWEEP_STARTED"
     SWEEP_FINISHED = "SWEEP_FINISHED"
+    SWEEP_INTERRUPTED = "SWEEP_INTERRUPTED"  # the runner got SIGINT/SIGTERM; data: signal, counts
     BASELINE_REUSED = "BASELINE_REUSED"  # seed 003: a stored baseline measurement adopted
     PILOT = "PILOT"  # a pilot measurement (observed σ) recorded before the lock
+    ANCHOR = "ANCHOR"  # the registry's anchor log only (anchors.py): an experiment ledger's head
     IMPORTED = "IMPORTED"  # runs imported by `exante import` (interop): pilot or retrospective
     TEST_UNBLINDED = "TEST_UNBLINDED"  # test-split metrics first shown (the first decide after
     # the registered sweep completed); data: metrics, runs, planned, killed, plan_sha256

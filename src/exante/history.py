@@ -219,7 +219,13 @@ class History:
 
     @property
     def deviated(self) -> bool:
-        return any(a.get("after_runs") for a in self.amendments())
+        """An amendment after runs had started, or after a kill (a new attempt, issue 18)."""
+        return any(a.get("after_runs") or a.get("after_kill") for a in self.amendments())
+
+    def prior_kill(self) -> dict[str, Any] | None:
+        """The last kill that an amendment set aside: the attempt now running came after it."""
+        kills = self.kills()
+        return kills[-1] if kills and self.kill_in_force() is None else None
 
     def kills(self) -> tuple[dict[str, Any], ...]:
         """Every kill ever recorded (its data plus `seq`)."""

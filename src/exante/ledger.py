@@ -142,6 +142,9 @@ class Ledger:
                 out.append(record)
                 seq, prev = seq + 1, record["hash"]
             _write_durably(self.path, b"".join(lines))
+        from . import anchors  # the heads outside the folder (lock, kill, sweep end, decide)
+
+        anchors.note(self.path, out)
         return out
 
     def _tail_after_repair(self) -> tuple[int, str]:
@@ -197,9 +200,14 @@ def _read_tail(path: Path, size: int, chunk: int = 1 << 16) -> tuple[bytes, int]
 def _write_durably(path: Path, payload: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        written = os.write(fd, payload)
+        try:
+            written = os.write(fd, payload)
+        except OSError as exc:  # ENOSPC with nothing written: name the ledger in the error
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         if written != len(payload):  # a full disk: leave a torn line that the next append sets aside
-            raise LedgerError(f"{path}: short write ({written} of {len(payload)} bytes); disk full?")
+            raise LedgerError(f"{path}: short write ({written} of {len(payload)} bytes): the disk "
+                              "is full? free space and run the command again; the torn last "
+                              "line is set aside on the next write")
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -25,6 +25,33 @@ def experiment_dir(plan_path: Path) -> Path:
     return plan_path.parent / plan_path.stem
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write a whole text file or nothing: a full disk leaves the old file, never half a new one.
+
+    Mode 0666 less the umask, as `open` would give.
+    """
+    import os
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc  # name the file it was
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def ledger_path(plan_path: Path) -> Path:
     return experiment_dir(plan_path) / "ledger.jsonl"
 

@@ -13,17 +13,18 @@ from __future__ import annotations
 import ast
 import importlib.util
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import ledger as L
 from . import seal
-from .events import RUN_EVENTS
 from .errors import FingerprintError, InputError, RefusedError, TamperedError
 from .history import History
 from .paths import ledger_path
 from .spec import Plan, load_plan
+from .codeseal import CodeWatch, code_hash  # noqa: F401  (the runner and decide use them here)
 
 
 
@@ -87,7 +88,20 @@ def code_files(plan: Plan) -> list[Path]:
     return sorted(set(p.resolve() for p in files))
 
 
+def project_roots(plan: Plan) -> list[Path]:
+    """Where the project's own modules live: the plan's folder and `trial.pythonpath`."""
+    pythonpath = plan.trial.pythonpath if plan.trial is not None else ()
+    return [plan.folder.resolve(), *((plan.folder / p).resolve() for p in pythonpath)]
+
+
 def _module_files(module: str, plan: Plan) -> list[Path]:
+    from .closure import local_module_file
+
+    # the project's own file first: find_spec would answer from sys.modules, i.e. the
+    # module of another experiment that shares this name and was imported in this process
+    local = local_module_file(module, project_roots(plan))
+    if local is not None:
+        return [local]
     extra = [str(plan.folder)] + [str((plan.folder / p).resolve()) for p in plan.trial.pythonpath]
     added = [p for p in extra if p not in sys.path]
     sys.path[:0] = added
@@ -118,9 +132,26 @@ def _label(path: Path, plan: Plan) -> str:
     return os.path.relpath(resolved, plan.folder.resolve())
 
 
+def closure_files(plan: Plan) -> list[Path]:
+    """Project files the trial's module or a Python command script imports (not site-packages)."""
+    from .closure import import_closure
+
+    entries = [p for p in code_files(plan) if p.suffix == ".py"]
+    roots = project_roots(plan)
+    sealed = set(entries)
+    found: set[Path] = set()
+    for entry in entries:
+        found |= set(import_closure(entry, [*roots, entry.parent]))
+    return sorted(found - sealed)
+
+
 def fingerprints(plan: Plan) -> dict[str, str]:
-    """sha256 of every code and data file (and generated data set) the plan depends on."""
+    """sha256 of every code and data file (and generated data set) the plan depends on.
+
+    `import:` entries are the project modules the trial imports (see `closure`).
+    """
     prints = {f"code:{_label(p, plan)}": seal.sha256_file(p) for p in code_files(plan)}
+    prints.update({f"import:{_label(p, plan)}": seal.sha256_file(p) for p in closure_files(plan)})
     for entry in plan.data:
         if entry.path is not None:
             path = plan.folder / entry.path
@@ -128,16 +159,29 @@ def fingerprints(plan: Plan) -> dict[str, str]:
                 raise InputError(f"{plan.path}: data: {entry.path}: no such file")
             prints[f"data:{entry.path}"] = seal.sha256_file(path)
         else:
-            from .trials import resolve
-
-            fn = resolve(entry.generator, plan.folder)
-            prints[f"data:{entry.generator}"] = str(fn(dict(entry.params)))
+            prints[f"data:{entry.generator}"] = _generated(plan, entry)
     return prints
+
+
+def _generated(plan: Plan, entry) -> str:
+    """A data generator's fingerprint; its failure (even sys.exit) is one input error."""
+    from .errors import ControlSignal
+    from .trials import resolve
+
+    try:
+        return str(resolve(entry.generator, plan.folder)(dict(entry.params)))
+    except (ControlSignal, InputError):
+        raise
+    except BaseException as exc:
+        raise InputError(f"{plan.path}: data: generator {entry.generator} failed: "
+                         f"{type(exc).__name__}: {exc}") from None
 
 
 def check_fingerprints(plan: Plan, recorded: dict[str, str]) -> None:
     """Raise FingerprintError naming every file that changed since the lock or last amendment."""
     now = fingerprints(plan)
+    if not any(k.startswith("import:") for k in recorded):  # locked before imports were sealed
+        now = {k: v for k, v in now.items() if not k.startswith("import:")}
     changed = sorted(k for k in recorded.keys() & now.keys() if recorded[k] != now[k])
     added = sorted(now.keys() - recorded.keys())
     gone = sorted(recorded.keys() - now.keys())
@@ -255,6 +299,11 @@ def lock(path: Path) -> tuple[str, dict[str, Any]]:
             return st.stored, {"already": True}
         raise RefusedError(f"{path} was locked before (sha256 {current.sealed_hash[:12]}…); a "
                            f"change goes through `exante amend {path} --reason ... --seen ...`")
+    _refuse_template(path, plan)
+    from . import anchors
+
+    anchors.refuse_lost(ledger_path(path), [], "lock it afresh")  # deleted, then re-locked?
+    warnings = _leftovers(path)
     if plan is not None:
         from .pilots import check_disjoint
 
@@ -271,6 +320,8 @@ def lock(path: Path) -> tuple[str, dict[str, Any]]:
     digest = seal.lock(path)
     data = {"plan_sha256": digest, "plan_file": path.name, "fingerprints": prints,
             "experiment_id": plan.experiment_id if plan else path.stem, **extra}
+    if warnings:
+        data["warnings"] = warnings
     ledger = L.Ledger(ledger_path(path))
     ledger.append(L.LOCKED, data)
     if plan is not None and plan.primary is not None and plan.primary.direction is not None:
@@ -279,6 +330,34 @@ def lock(path: Path) -> tuple[str, dict[str, Any]]:
         ledger.append(L.DESIGN_CHECK, check)
         data["design_check"] = check
     return digest, data
+
+
+# The opening words of the shipped templates' placeholder hypotheses (exante/templates);
+# tests/test_integrity_small.py checks every template still starts with one of them.
+TEMPLATE_HYPOTHESES = ("State, in one falsifiable", "State the claim in one falsifiable")
+
+
+def _refuse_template(path: Path, plan: Plan | None) -> None:
+    """An unedited template hypothesis would seal a claim nobody made."""
+    text = plan.hypothesis if plan is not None else bet_docstring(path)
+    if any(marker in (text or "") for marker in TEMPLATE_HYPOTHESES):
+        where = "hypothesis" if plan is not None else "the docstring's Hypothesis:"
+        raise InputError(f"{path}: {where}: still the template's placeholder; write your own "
+                         f"falsifiable claim there, then `exante lock {path}`")
+
+
+def _leftovers(path: Path) -> list[str]:
+    """Results already next to a plan that has no lock: a deleted ledger, or a copied folder."""
+    from .paths import experiment_dir
+
+    folder = experiment_dir(path)
+    found = []
+    if (folder / "runs").is_dir() and any((folder / "runs").iterdir()):
+        found.append(f"{folder / 'runs'} already holds run folders")
+    if (folder / "result.json").exists():
+        found.append(f"{folder / 'result.json'} already exists")
+    return [f"{w} from before this lock; they are not this plan's results (move them away, or "
+            "amend the original plan instead of re-locking)" for w in found]
 
 
 def _design_check(plan: Plan, path: Path, history: History | None = None) -> dict[str, Any]:
@@ -318,6 +397,33 @@ def amend(path: Path, *, reason: str, seen: str) -> dict[str, Any]:
     if not reason.strip() or not seen.strip():
         raise InputError("an amendment needs --reason (why) and --seen (what results you had seen, "
                          "or 'none')")
+    with _runner_lock(path):
+        return _amend(path, reason, seen)
+
+
+@contextmanager
+def _runner_lock(path: Path):
+    """The runner's lock on the experiment: no amendment while a sweep is running."""
+    from filelock import FileLock, Timeout
+
+    from .paths import experiment_dir
+
+    folder = experiment_dir(path)
+    lock = FileLock(str(folder / ".runner.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        pid_file = folder / ".runner.pid"
+        owner = pid_file.read_text().strip() if pid_file.exists() else "?"
+        raise RefusedError(f"{path}: an `exante run` is sweeping this experiment (pid {owner}); "
+                           "amend after it finishes or stop it first") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _amend(path: Path, reason: str, seen: str) -> dict[str, Any]:
     history = _history(path, None)
     current = state(path, history)
     if current.sealed_hash is None:

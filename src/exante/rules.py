@@ -64,6 +64,10 @@ _ALLOWED = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, a
             ast.Store, ast.GeneratorExp, ast.ListComp, ast.comprehension, ast.Subscript,
             ast.List, ast.Tuple, *_BINOPS, *_CMPOPS)
 MAX_LENGTH = 2000
+# Evaluation steps (nodes visited) one evaluation may take. A real rule over a few hundred
+# cells needs thousands; nested comprehensions over long list literals would need tens of
+# millions (45 s measured for 13M), so a rule that exceeds this is refused, never left to hang.
+MAX_STEPS = 200_000
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,13 @@ class Rule:
         except (TypeError, ValueError, OverflowError) as exc:  # abs(), 'a' < 1, sum(1)
             raise RuleError(f"rule {self.source!r} cannot be evaluated: {exc}", file=self.file,
                             path=self.where) from None
+        except _WorkLimit:
+            raise RuleError(f"rule exceeds the work limit ({MAX_STEPS:,} evaluation steps): "
+                            f"{self.source[:120]!r}; write it without nested comprehensions "
+                            "over long lists", file=self.file, path=self.where) from None
+        except RecursionError:
+            raise RuleError(f"rule nested too deeply to evaluate: {self.source[:80]!r}",
+                            file=self.file, path=self.where) from None
 
 
 def parse(source: str, *, where: str, file: str | None = None,
@@ -119,6 +130,9 @@ def _parse(source: str, where: str, file: str | None, allowed: frozenset[str],
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
         raise RuleError(f"cannot parse rule {source!r}: {exc.msg}", file=file, path=where) from exc
+    except (RecursionError, MemoryError):
+        raise RuleError(f"rule nested too deeply to parse: {source[:80]!r}", file=file,
+                        path=where) from None
     bound: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.comprehension):
@@ -201,17 +215,29 @@ class _Unknown(Exception):
     """Raised inside evaluation when a needed statistic is None."""
 
 
+class _WorkLimit(Exception):
+    """Raised inside evaluation when it has taken MAX_STEPS steps."""
+
+
 class _Eval:
     def __init__(self, scope: Mapping[str, Any]):
         self.scope = dict(scope)
+        self.steps = 0
+
+    def _step(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise _WorkLimit
 
     def visit(self, node: ast.AST) -> Any:
+        self._step()
         try:
             return getattr(self, f"v_{type(node).__name__}")(node)
         except _Unknown:
             return None
 
     def strict(self, node: ast.AST) -> Any:
+        self._step()
         value = getattr(self, f"v_{type(node).__name__}")(node)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             raise _Unknown

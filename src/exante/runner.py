@@ -12,6 +12,7 @@ after every outcome; when one fires the sweep stops and KILLED is recorded.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field, replace
@@ -24,13 +25,14 @@ from . import ledger as L
 from . import registration
 from .blinding import during_sweep, shown_metrics
 from .design import STAGE2, RunKey, expand
-from .errors import InputError, RefusedError
+from .errors import FingerprintError, InputError, RefusedError, SweepInterrupted
 from .events import TERMINAL, Event
 from .executors import ExecutorOptions, make_executor
 from .experiment import open_experiment
 from .history import History, Record
 from .paths import experiment_dir, ledger_path, run_dir
 from .spec import Plan
+from .sweep_signals import stop_on_signals
 from .trials import Outcome, RunRequest, Task, cleanup
 
 
@@ -62,6 +64,10 @@ class SweepReport:
     killed: dict[str, Any] | None = None
     stage2: bool | None = None
     reused_baseline: str | None = None
+    interrupted: str | None = None  # "SIGINT" / "SIGTERM" when a signal stopped the sweep
+    remaining: int = 0  # registered runs still without a terminal record when it ended
+    limited: bool = False  # --max-runs stopped it on purpose
+    stopped: str | None = None  # why the sweep stopped early (a sealed file changed mid-sweep)
     messages: list[str] = field(default_factory=list)
 
 
@@ -137,9 +143,13 @@ def run(path: Path, options: RunOptions = RunOptions(), *, progress: Progress | 
     try:
         # read (and verify) the ledger once, under the lock: this sweep is now its only writer
         exp = open_experiment(path)
+        from . import anchors
+
+        anchors.refuse_lost(ledger_path(path), [{"seq": r.seq, "hash": r.hash} for r in exp.history.records], "run")
         digest, plan, _ = check_runnable(path, exp.history)
         (folder / ".runner.pid").write_text(str(os.getpid()))
-        return _Sweep(path, plan, digest, options, progress or _Silent(), exp.history).go()
+        with stop_on_signals():
+            return _Sweep(path, plan, digest, options, progress or _Silent(), exp.history).go()
     finally:
         lock.release()
 
@@ -157,6 +167,9 @@ class _Sweep:
         self.failures: dict[str, int] = self.records.failures()
         self.reused: dict[str, Any] | None = None
         self._runs_root: Path | None = None
+        # the sealed code, re-checked before each dispatch; each run records the hash it ran
+        self.watch = registration.CodeWatch(plan, self.records.fingerprints)
+        self._code: dict[str, str] = {}
         # Records not yet written, and what must wait until they are (cleanup, progress):
         # one append (one fsync) per pass of the dispatch loop, not one per record.
         self._pending: list[tuple[str, dict[str, Any]]] = []
@@ -179,27 +192,53 @@ class _Sweep:
                                              "workers": self.options.workers, **self.env_extra})
         todo = self._todo(keys)
         self.progress.start(len(keys), len(keys) - len(todo), _role_counts(keys))
-        killed = False
         try:
-            if self.plan.seed_protocol is not None:
-                # variance first: the baseline stage finishes before any experiment run starts
-                killed = self._run_keys([k for k in todo if k.stage == "baseline_variance"])
-                if self.reused is None:
-                    from . import protocol
-
-                    protocol.store_baseline(self.plan, self.path, self.results,
-                                            self.ledger.head(), self.records)
-                todo = [k for k in todo if k.stage != "baseline_variance"]
-            if not killed:
-                killed = self._run_keys(todo)
-            if not killed and self.plan.seed_protocol is not None:
-                killed = self._maybe_stage2()
+            self._sweep(todo)
+        except FingerprintError as changed:  # sealed code changed mid-sweep: stop, say so
+            self._flush()
+            self.report.stopped = str(changed)
+            self.ledger.append(L.SWEEP_FINISHED, {**self._counts(), "killed": False,
+                                                  "stopped": str(changed)[:500]})
+            return self._finish()
+        except SweepInterrupted as stop:
+            self._flush()  # outcomes that arrived before the signal are kept
+            self.report.interrupted = signal.Signals(stop.signum).name
+            self.ledger.append(Event.SWEEP_INTERRUPTED, {"signal": self.report.interrupted,
+                                                         **self._counts()})
+            return self._finish()
         finally:
             self.progress.stop()
-        self.ledger.append(L.SWEEP_FINISHED, {"ran": self.report.ran, "ok": self.report.ok,
-                                              "failed": self.report.failed,
+        self.ledger.append(L.SWEEP_FINISHED, {**self._counts(),
                                               "killed": self.report.killed is not None})
+        return self._finish()
+
+    def _counts(self) -> dict[str, int]:
+        return {"ran": self.report.ran, "ok": self.report.ok, "failed": self.report.failed}
+
+    def _finish(self) -> SweepReport:
+        """Count what is still without a terminal record (what `exante run` would do next)."""
+        stage2 = bool(self.report.stage2) or self.records.stage2_decided()
+        keys = expand(self.plan, include_stage2=stage2)
+        if self.reused is not None:
+            keys = [k for k in keys if k.stage != "baseline_variance"]
+        self.report.remaining = sum(k.run_id not in self.results for k in keys)
         return self.report
+
+    def _sweep(self, todo: list[RunKey]) -> None:
+        killed = False
+        if self.plan.seed_protocol is not None:
+            # variance first: the baseline stage finishes before any experiment run starts
+            killed = self._run_keys([k for k in todo if k.stage == "baseline_variance"])
+            if self.reused is None:
+                from . import protocol
+
+                protocol.store_baseline(self.plan, self.path, self.results,
+                                        self.ledger.head(), self.records)
+            todo = [k for k in todo if k.stage != "baseline_variance"]
+        if not killed:
+            killed = self._run_keys(todo)
+        if not killed and self.plan.seed_protocol is not None:
+            killed = self._maybe_stage2()
 
     def _todo(self, keys: list[RunKey]) -> list[RunKey]:
         retries = self.plan.failures.retries
@@ -273,7 +312,9 @@ class _Sweep:
 
     def _execute(self, keys: list[RunKey]) -> bool:
         if self.options.max_runs is not None:
-            keys = keys[: max(0, self.options.max_runs - self.report.ran)]
+            allowed = max(0, self.options.max_runs - self.report.ran)
+            self.report.limited = self.report.limited or len(keys) > allowed
+            keys = keys[:allowed]
         if not keys:
             return False
         tasks = self._tasks(keys)
@@ -288,9 +329,12 @@ class _Sweep:
         try:
             while (queue or executor.pending()) and not killed:
                 while queue and executor.pending() < executor.capacity:
+                    code = self.watch.check()  # raises when a sealed file changed
                     task, chunk = queue.pop()
+                    self._code.update((k.run_id, code) for k in chunk)
                     self._pending.append((L.RUN_STARTED, {"run_ids": [k.run_id for k in chunk],
-                                                          "task_id": task.task_id}))
+                                                          "task_id": task.task_id,
+                                                          "code_sha256": code}))
                     executor.submit(task)
                 self._flush()  # the last outcomes and these starts, in one durable write
                 for outcome in executor.wait(timeout=1.0):
@@ -307,8 +351,9 @@ class _Sweep:
         """Append the waiting records (one lock, one fsync), then run what waited for them."""
         if not self._pending:
             return
-        written = self.ledger.append_many(self._pending)
-        self._pending = []
+        # taken off the list first: a signal after the write can never make it write them twice
+        batch, self._pending = self._pending, []
+        written = self.ledger.append_many(batch)
         for raw in written:
             record = Record.from_dict(raw)
             if record.event in TERMINAL:
@@ -324,7 +369,8 @@ class _Sweep:
                 # the driver's 1-minute load average, so a wall-clock comparison across runs
                 # made under different load can be flagged rather than believed
                 "load1": round(os.getloadavg()[0], 2),
-                "env": {**outcome.env, **self.env_extra}, "executor": self.options.executor}
+                "env": {**outcome.env, **self.env_extra}, "executor": self.options.executor,
+                "code_sha256": self._code.get(key.run_id)}
         if outcome.ok:
             event = L.RUN_OK
             self.report.ok += 1

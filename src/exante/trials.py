@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from .errors import ControlSignal
 from .trialspec import TrialSpec  # a plan record (spec parses it); kept importable here
 
 # ---------------------------------------------------------------- records
@@ -77,7 +78,9 @@ class Outcome:
     ok: bool
     metrics: Mapping[str, float]
     error: str | None = None
-    error_kind: str | None = None  # exception|exit_code|timeout|missing_metric|nan|worker_died
+    # exception|exit_code|timeout|missing_metric|nan|worker_died, or for a BaseException
+    # system_exit|keyboard_interrupt|generator_exit|base_exception
+    error_kind: str | None = None
     wall_s: float = 0.0
     peak_rss_mb: float | None = None
     env: Mapping[str, Any] = field(default_factory=dict)
@@ -244,11 +247,14 @@ def resolve(target: str, plan_dir: Path, pythonpath: tuple[str, ...] = ()) -> Ca
     key = f"{plan_dir}|{':'.join(pythonpath)}|{target}"
     if key in _FN_CACHE:
         return _FN_CACHE[key]
-    for folder in (str(plan_dir), *(str((plan_dir / p).resolve()) for p in pythonpath)):
+    folders = (str(plan_dir), *(str((plan_dir / p).resolve()) for p in pythonpath))
+    for folder in folders:
         if folder not in sys.path:
             sys.path.insert(0, folder)
     module_name, _, attr = target.partition(":")
-    module = importlib.import_module(module_name)
+    from .closure import load_module
+
+    module = load_module(module_name, [Path(f) for f in folders])
     fn = module
     for part in attr.split("."):
         fn = getattr(fn, part)
@@ -280,6 +286,18 @@ def _finish(run: RunRequest, raw: Any, required: tuple[str, ...], wall: float, e
     return Outcome(run.run_id, True, metrics, wall_s=wall, peak_rss_mb=peak, env=env)
 
 
+# What a trial's BaseException is recorded as: a failed run of this kind, never the sweep's end.
+_BASE_KINDS = ((SystemExit, "system_exit"), (KeyboardInterrupt, "keyboard_interrupt"),
+               (GeneratorExit, "generator_exit"))
+
+
+def failure_kind(exc: BaseException) -> str:
+    """The `error_kind` of an exception raised by a trial ("exception" for an Exception)."""
+    if isinstance(exc, Exception):
+        return "exception"
+    return next((kind for cls, kind in _BASE_KINDS if isinstance(exc, cls)), "base_exception")
+
+
 def _exception_text(exc: BaseException) -> str:
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
     return f"{type(exc).__name__}: {exc}\n" + "".join(tb[-6:])
@@ -294,8 +312,10 @@ def _run_python(task: Task, fn: Callable) -> list[Outcome]:
         start = time.perf_counter()
         try:
             raw = fn(dict(run.params), run.seed, _context(task, run))
-        except Exception as exc:  # the trial's failure is a record, not ours
-            outcomes.append(failed(run.run_id, "exception", _exception_text(exc),
+        except ControlSignal:  # exante stopping the trial (deadline, Ctrl-C): not its failure
+            raise
+        except BaseException as exc:  # the trial's failure is a record, not ours: even sys.exit
+            outcomes.append(failed(run.run_id, failure_kind(exc), _exception_text(exc),
                                    wall_s=time.perf_counter() - start, env=env))
             continue
         outcomes.append(_finish(run, raw, task.metric_names, time.perf_counter() - start, env))
@@ -310,10 +330,12 @@ def _run_batched(task: Task, fn: Callable) -> list[Outcome]:
     start = time.perf_counter()
     try:
         raws = list(fn(list(task.runs), _context(task, task.runs[0])))
-    except Exception as exc:
+    except ControlSignal:
+        raise
+    except BaseException as exc:
         wall = time.perf_counter() - start
-        text = _exception_text(exc)
-        return [failed(r.run_id, "exception", text, wall_s=wall, env=env) for r in task.runs]
+        text, kind = _exception_text(exc), failure_kind(exc)
+        return [failed(r.run_id, kind, text, wall_s=wall, env=env) for r in task.runs]
     wall = (time.perf_counter() - start) / len(task.runs)  # the batch's time, shared equally
     if len(raws) != len(task.runs):
         error = f"batched trial returned {len(raws)} results for {len(task.runs)} runs"
@@ -330,9 +352,11 @@ def execute_task(task: Task) -> list[Outcome]:
         return [run_command(task, run) for run in task.runs]
     try:
         fn = resolve(task.trial.target or "", Path(task.plan_dir), task.trial.pythonpath)
-    except Exception as exc:
+    except ControlSignal:
+        raise
+    except BaseException as exc:  # a module that calls sys.exit at import is a failed run too
         text = f"cannot import {task.trial.target}: {_exception_text(exc)}"
-        return [failed(r.run_id, "exception", text) for r in task.runs]
+        return [failed(r.run_id, failure_kind(exc), text) for r in task.runs]
     if task.trial.kind == "batched":
         return _run_batched(task, fn)
     if task.trial.kind == "hydra":

@@ -16,6 +16,7 @@ class Verdict(StrEnum):
     FAIL = "FAIL"
     KILL = "KILL"
     INCONCLUSIVE = "INCONCLUSIVE"
+    INTERIM = "INTERIM"  # `decide --interim` on an unfinished sweep: a look, never a verdict
     # seed 001 tiers
     STRICT = "STRICT"
     LENIENT = "LENIENT"

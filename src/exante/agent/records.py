@@ -96,7 +96,8 @@ def lock(path: Path) -> dict[str, Any]:
     return envelope("lock", {"path": str(path), "plan_sha256": digest, "already_locked": already,
                              "experiment_id": data.get("experiment_id"),
                              "fingerprints": data.get("fingerprints", {}),
-                             "design_check": data.get("design_check")})
+                             "design_check": data.get("design_check"),
+                             "warnings": data.get("warnings", [])})
 
 
 def verify(path: Path) -> dict[str, Any]:
@@ -134,6 +135,8 @@ def sweep(report: Any, path: Path) -> dict[str, Any]:
                             "skipped": report.skipped, "ran": report.ran, "ok": report.ok,
                             "failed": report.failed, "killed": report.killed,
                             "stage2": report.stage2, "reused_baseline": report.reused_baseline,
+                            "interrupted": report.interrupted, "remaining": report.remaining,
+                            "stopped": report.stopped,
                             "messages": list(report.messages)})
 
 
@@ -155,7 +158,7 @@ def sweep_state(path: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
     for record in records if isinstance(records, History) else History(records):
         if record.event == Event.SWEEP_STARTED:
             pid = record.data.get("pid")
-        elif record.event == Event.SWEEP_FINISHED:
+        elif record.event in (Event.SWEEP_FINISHED, Event.SWEEP_INTERRUPTED):
             pid = None
     running = pid is not None and _alive(int(pid))
     return {"running": running, "pid": pid if running else None}
@@ -184,11 +187,11 @@ def status(path: Path) -> dict[str, Any]:
     return envelope("status", {**data, "sweep": sweep_state(path, exp.history)})
 
 
-def decide(path: Path) -> dict[str, Any]:
+def decide(path: Path, *, interim: bool = False) -> dict[str, Any]:
     from ..decide import decide as decide_
     from ..paths import experiment_dir
 
-    result = decide_(path)
+    result = decide_(path, interim=interim)
     return envelope("decide", {"experiment_id": result["experiment_id"],
                                "verdict": result["verdict"], "tier": result.get("tier"),
                                "result_path": str(experiment_dir(path) / "result.json"),

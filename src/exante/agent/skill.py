@@ -70,7 +70,7 @@ with a written postmortem is a contribution to the record.
 ## The workflow
 
 Write the plan from a template. It validates as written; replace the example hypothesis,
-settings and kill rule with yours.
+settings and kill rule with yours (`lock` refuses the template's placeholder hypothesis).
 
 <!-- step: workflow -->
 ```bash

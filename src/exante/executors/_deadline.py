@@ -21,10 +21,11 @@ import threading
 import time
 from dataclasses import replace
 
+from ..errors import ControlSignal
 from ..trials import Outcome, Task, execute_task, failed, worker_environment
 
 
-class TrialTimeout(BaseException):
+class TrialTimeout(ControlSignal):
     """Raised in the worker's main thread when a run outlives its time limit."""
 
 

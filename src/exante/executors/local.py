@@ -13,8 +13,10 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import signal
+import time
 
-from ..trials import Outcome, Task, execute_task, failed, set_threads
+from ..errors import ControlSignal
+from ..trials import Outcome, Task, execute_task, failed, failure_kind, set_threads
 from .base import Executor
 
 # A command trial stops itself at `timeout_s` (killing its whole process group);
@@ -22,13 +24,57 @@ from .base import Executor
 _COMMAND_GRACE_S = 5.0
 
 
-def _init_worker(threads: int, gpu_table=None, gpu_slots: tuple[str, ...] = ()) -> None:
+def _init_worker(threads: int, gpu_table=None, gpu_slots: tuple[str, ...] = (),
+                 driver_pid: int | None = None) -> None:
+    if driver_pid is not None:
+        _die_with_driver(driver_pid)
     if gpu_slots:  # before any trial code: CUDA reads this once, at its initialisation
         from .gpus import claim
 
         claim(gpu_table, list(gpu_slots))
     set_threads(threads)
+    # Ctrl-C in a terminal signals the whole foreground group: only the runner acts on it
+    # (it cancels the pool); a worker that took it would record a healthy run as failed.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _stop_commands_on_sigterm()
+
+
+def _die_with_driver(driver_pid: int) -> None:
+    """A daemon thread that ends this worker, and its commands, the moment the runner is gone.
+
+    The worker's parent is the forkserver, which can outlive a SIGKILLed runner, so
+    PR_SET_PDEATHSIG alone would not fire; a pidfd becomes readable when the runner exits.
+    """
+    import select
+    import threading
+
+    from ..command import kill_running
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(driver_pid)
+        except ProcessLookupError:
+            fd = None  # already gone
+        except (OSError, AttributeError):  # no pidfd (old kernel, not Linux): poll
+            while _alive(driver_pid):
+                time.sleep(0.2)
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])
+        kill_running()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exante-driver-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _stop_commands_on_sigterm() -> None:
@@ -76,7 +122,7 @@ class LocalExecutor(Executor):
             self.gpu_slots = self.gpu_slots[:wanted]
         table = context.Array("i", len(self.gpu_slots)) if self.gpu_slots else None
         self._pool = ProcessPool(max_workers=self.capacity, initializer=_init_worker,
-                                 initargs=(options.threads, table, self.gpu_slots),
+                                 initargs=(options.threads, table, self.gpu_slots, os.getpid()),
                                  context=context)
         self._futures: dict[cf.Future, Task] = {}
 
@@ -128,6 +174,10 @@ def _collect(future: cf.Future, task: Task) -> list[Outcome]:
         kind, error = "worker_died", f"worker process died: {exc} (exit code {exc.exitcode})"
     except cf.CancelledError:
         kind, error = "worker_died", "cancelled"
+    except ControlSignal:  # the runner's own Ctrl-C: the sweep stops
+        raise
     except Exception as exc:  # e.g. a result that could not be unpickled
         kind, error = "worker_died", f"{type(exc).__name__}: {exc}"
+    except BaseException as exc:  # SystemExit & co. that escaped the trial: still one failed run
+        kind, error = failure_kind(exc), f"{type(exc).__name__}: {exc}"
     return [failed(run.run_id, kind, error) for run in task.runs]

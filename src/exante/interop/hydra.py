@@ -70,7 +70,8 @@ def overrides(base: Any, params: Mapping[str, Any], seed: int) -> list[str]:
 
 def run_hydra(task: Any, fn: Callable) -> list[Any]:
     """Compose each run's config and call the task function; one Outcome per run."""
-    from ..trials import (_exception_text, _finish, _reset_peak_rss, failed,
+    from ..errors import ControlSignal
+    from ..trials import (_exception_text, _finish, _reset_peak_rss, failed, failure_kind,
                           worker_environment)
 
     env = worker_environment()
@@ -91,8 +92,10 @@ def run_hydra(task: Any, fn: Callable) -> list[Any]:
                 base = compose(config_name=name)
                 cfg = compose(config_name=name, overrides=overrides(base, run.params, run.seed))
             raw = fn(cfg)
-        except Exception as exc:
-            outcomes.append(failed(run.run_id, "exception", _exception_text(exc),
+        except ControlSignal:
+            raise
+        except BaseException as exc:
+            outcomes.append(failed(run.run_id, failure_kind(exc), _exception_text(exc),
                                    wall_s=time.perf_counter() - start, env=env))
             continue
         outcomes.append(_finish(run, raw, task.metric_names, time.perf_counter() - start, env))

@@ -11,6 +11,9 @@ For every experiment under the registry root:
 - ``fingerprints`` the sealed code and data files hash as they did at the lock;
 - ``git-order``    inside git, the commit that added the sealed plan is an ancestor of (or
                    equal to) the commits that added its first results;
+- ``anchors``, ``result-record``, ``git-history``  against records kept outside the
+                   ledger: the registry's anchor log, the DECIDED record, git (`anchored`);
+- ``unique-id``    no two experiments share an experiment id;
 - ``postmortem``   a killed experiment has a written postmortem (a warning; `--strict`
                    makes it a failure).
 
@@ -27,7 +30,7 @@ from .. import ledger as L
 from .. import seal
 from ..errors import ExanteError
 from ..results import ResultError, read_result
-from . import gitlog
+from . import anchored, gitlog
 from .catalogue import Entry, LedgerRead, build_catalogue
 from .postmortem import WRITTEN
 
@@ -61,7 +64,18 @@ def audit(root: Path | str = "experiments") -> list[AuditRow]:
     rows: list[AuditRow] = []
     for entry in cat.entries:
         rows += _audit_entry(root, entry, cat.reads[entry.folder], cat.plans.get(entry.folder))
-    return rows
+    rows += anchored.anchor_rows(root, cat.entries, cat.reads, AuditRow)
+    return rows + _unique_ids(cat.entries)
+
+
+def _unique_ids(entries: list[Entry]) -> list[AuditRow]:
+    """Two folders with one experiment id: a catalogue line (and a retraction) is ambiguous."""
+    folders: dict[str, list[str]] = {}
+    for e in entries:
+        folders.setdefault(e.id, []).append(e.folder)
+    return [AuditRow(eid, "unique-id", FAIL, f"{len(found)} experiments share the id {eid!r}: "
+                     f"{', '.join(found)}; rename all but one (experiment_id and folder)")
+            for eid, found in folders.items() if len(found) > 1]
 
 
 def _audit_entry(root: Path, e: Entry, read: LedgerRead, loaded: Any) -> list[AuditRow]:
@@ -74,6 +88,10 @@ def _audit_entry(root: Path, e: Entry, read: LedgerRead, loaded: Any) -> list[Au
     rows += _retrospective(e, folder, records, _result_lock(e, folder, records))
     rows.append(_fingerprints(e, plan, records, loaded))
     rows.append(_git_order(e, folder, plan, read))
+    for extra in (anchored.result_record_row(e, folder, records, AuditRow),
+                  anchored.git_history_row(e, folder, records, AuditRow)):
+        if extra is not None:
+            rows.append(extra)
     if e.killed:
         rows.append(AuditRow(e.id, "postmortem", OK if e.postmortem == WRITTEN else WARN,
                              {"written": "written", "draft": "draft: TODO(postmortem) markers "
@@ -273,7 +291,7 @@ def _git_order(e: Entry, folder: Path, plan: Path | None, read: LedgerRead) -> A
     if repo is None:
         return AuditRow(e.id, "git-order", SKIP, "not inside a git repository")
     sealed = _sealed_commit(repo, plan, e, read)
-    problems, checked = [], []
+    problems, checked, together = [], [], []
     for label, path, needle in _results_paths(e, folder, plan):
         commit = (gitlog.first_commit_containing(repo, path, needle) if needle
                   else gitlog.first_adding_commit(repo, path))
@@ -286,10 +304,16 @@ def _git_order(e: Entry, folder: Path, plan: Path | None, read: LedgerRead) -> A
         elif gitlog.is_ancestor(repo, sealed, commit) is False:
             problems.append(f"the sealed plan (commit {gitlog.short(sealed)}) is not an ancestor "
                             f"of the commit that added {label} ({gitlog.short(commit)})")
+        elif commit == sealed:
+            together.append(label)
     if problems:
         return AuditRow(e.id, "git-order", FAIL, "; ".join(problems))
     if not checked:
         return AuditRow(e.id, "git-order", SKIP, "no results committed yet")
+    if together:  # one commit cannot say which came first
+        return AuditRow(e.id, "git-order", WARN, f"order cannot be shown: the sealed plan and "
+                        f"{', '.join(together)} were committed together ({gitlog.short(sealed)}); "
+                        "commit the lock before the first results next time")
     return AuditRow(e.id, "git-order", OK, f"sealed plan {gitlog.short(sealed)} precedes "
                                            + ", ".join(checked))
 

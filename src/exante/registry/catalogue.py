@@ -11,7 +11,6 @@ grouped per ladder in rung order.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -81,6 +80,8 @@ class Entry:
         v = self.verdict + (f" ({self.tier})" if self.tier else "")
         v += " — RETROSPECTIVE" if self.retrospective else ""
         v += " — DEVIATED" if self.kind == "bet" and self.bet and self.deviated else ""
+        if self.kill and self.verdict != "KILL":  # a new attempt after a kill: the kill stays
+            v += f" — after KILL ({self.kill.get('rule')}), DEVIATED"
         return f"RETRACTED (was {v})" if self.retracted else v
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,7 +171,9 @@ def _apply_ledger(entry: Entry, records: list[dict[str, Any]]) -> None:
     from ..interop.retro import retrospective
 
     entry.retrospective = retrospective(records) is not None
-    entry.deviated = any(r["event"] == L.AMENDED and r["data"].get("after_runs") for r in records)
+    entry.deviated = any(r["event"] == L.AMENDED and (r["data"].get("after_runs")
+                                                      or r["data"].get("after_kill"))
+                         for r in records)
     kills = [r for r in records if r["event"] == L.KILLED]
     if kills:
         entry.kill = dict(kills[-1]["data"])

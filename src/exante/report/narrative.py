@@ -38,6 +38,8 @@ def verdict_label(result: Result) -> str:
         label += f" ({result['tier']})"
     if result.get("retrospective"):
         label += " — RETROSPECTIVE, not pre-registered"
+    if result.get("after_kill"):
+        label += f" — after KILL ({result['after_kill'].get('rule')}), DEVIATED"
     return label
 
 
