@@ -382,8 +382,8 @@ def decide(plan_path: Path, *, interim: bool = False) -> dict[str, Any]:
                          "verdict (see `exante log` and `exante rollup`)")
     exp = open_experiment(plan_path)  # the one read of the ledger, verified
     _, plan, current = registration.verify_all(exp.plan_path, exp.history, plan=exp.plan)
+    blind = _check_blind(exp)  # a blind test metric refuses even an interim look
     pending = _pending_runs(exp, current, interim)
-    blind = _check_blind(exp)
     _refuse_unsealed_code(exp)
     analysis = analyse(exp)
     plan, history = analysis["plan"], exp.history
