@@ -8,7 +8,6 @@ failed run is a record, not a crash (Hydra's `run_job` does the same).
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import os
@@ -16,7 +15,6 @@ import platform
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import time
 import traceback
@@ -298,6 +296,19 @@ def failure_kind(exc: BaseException) -> str:
     return next((kind for cls, kind in _BASE_KINDS if isinstance(exc, cls)), "base_exception")
 
 
+# Exits raised by an executor's own machinery inside the trial's frames, not by the trial:
+# submitit's preemption handler requeues the Slurm job, then calls sys.exit (the run is
+# counted once, when the requeued job finishes).
+_EXECUTOR_EXITS = ("submitit/core/job_environment.py",)
+
+
+def _executor_exit(exc: BaseException) -> bool:
+    if not isinstance(exc, SystemExit):
+        return False
+    files = [frame.filename.replace("\\", "/") for frame in traceback.extract_tb(exc.__traceback__)]
+    return any(f.endswith(_EXECUTOR_EXITS) for f in files)
+
+
 def _exception_text(exc: BaseException) -> str:
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
     return f"{type(exc).__name__}: {exc}\n" + "".join(tb[-6:])
@@ -315,6 +326,8 @@ def _run_python(task: Task, fn: Callable) -> list[Outcome]:
         except ControlSignal:  # exante stopping the trial (deadline, Ctrl-C): not its failure
             raise
         except BaseException as exc:  # the trial's failure is a record, not ours: even sys.exit
+            if _executor_exit(exc):
+                raise
             outcomes.append(failed(run.run_id, failure_kind(exc), _exception_text(exc),
                                    wall_s=time.perf_counter() - start, env=env))
             continue
@@ -333,6 +346,8 @@ def _run_batched(task: Task, fn: Callable) -> list[Outcome]:
     except ControlSignal:
         raise
     except BaseException as exc:
+        if _executor_exit(exc):
+            raise
         wall = time.perf_counter() - start
         text, kind = _exception_text(exc), failure_kind(exc)
         return [failed(r.run_id, kind, text, wall_s=wall, env=env) for r in task.runs]
