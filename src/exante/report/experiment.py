@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from . import html
@@ -17,34 +16,15 @@ from .figures import write_figures
 from .inputs import ReportInputs, inputs_of
 from .markdown import render_sigma_markdown, report_document
 from .doc import to_markdown
-
-
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
+from ..paths import write_atomic
 
 
 def write_text(path: Path, text: str) -> Path:
-    """Write a whole file atomically (a reader never sees half a report).
-
-    Mode 0666 less the umask (0644 under the usual 022), as `open` would give:
-    mkstemp alone makes the file 0600, unreadable to a web server or a colleague.
-    """
+    """Write a whole file atomically (a reader never sees half a report), mode 0666 less the
+    umask (0644 under the usual 022): `paths.write_atomic`, which result.json uses too."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OSError(exc.errno, exc.strerror, str(path)) from exc  # name the file it was
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)
     return path
 
 
