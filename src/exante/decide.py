@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from . import decide_checks as checks
 from . import families, observed, registration, stats, untrained
 from .caveats import caveats_for
 from .design import ARM, BASELINE, TAU, TRAP, design_cells
-from .errors import InputError, RefusedError
+from .errors import InputError
 from .families.factorial import analyse_factorial
 from .events import Event
 from .experiment import Experiment, open_experiment
@@ -305,71 +306,6 @@ def _paired_reasons(plan: Plan, analysis: Analysis) -> list[str]:
 # ---------------------------------------------------------------- result.json
 
 
-def _pending_runs(exp: Experiment, current, interim: bool) -> list[str]:
-    """Registered runs without a terminal record; refuses a plain verdict while any remain.
-
-    A killed plan is complete by its rule; a plan without a trial has no sweep to finish.
-    """
-    if current.killed is not None or exp.plan.trial is None:
-        return []
-    from .design import expand
-
-    results = exp.history.terminal()
-    keys = expand(exp.plan, include_stage2=exp.history.stage2_decided())
-    if exp.history.reused_baseline() is not None:
-        keys = [k for k in keys if k.stage != "baseline_variance"]
-    pending = [k.run_id for k in keys if k.run_id not in results]
-    if pending and not interim:
-        raise RefusedError(
-            f"{exp.plan.experiment_id}: {len(pending)} registered run(s) have not run (pending); "
-            f"finish the sweep with `exante run {exp.plan_path}`, or look now with "
-            f"`exante decide {exp.plan_path} --interim` (labelled INTERIM, never a verdict)")
-    return pending
-
-
-def _refuse_unsealed_code(exp: Experiment) -> None:
-    """Every run must have run code that a lock or an amendment sealed (its `code_sha256`).
-
-    Mixed hashes are fine when each was sealed (an amendment covers the change); a hash no
-    lock ever recorded means a file was swapped during the sweep, even if restored since.
-    """
-    sealed = {registration.code_hash(dict(r.data.get("fingerprints") or {}))
-              for r in exp.history.locks()}
-    odd = sorted({r.data["code_sha256"] for r in exp.history.terminal().values()
-                  if r.data.get("code_sha256") and r.data["code_sha256"] not in sealed})
-    if odd:
-        runs = [rid for rid, r in exp.history.terminal().items()
-                if r.data.get("code_sha256") in odd]
-        raise RefusedError(
-            f"{exp.plan_path}: {len(runs)} run(s) ran code that no lock sealed (code sha256 "
-            f"{odd[0][:12]}…; e.g. {runs[0]}): a sealed file changed during the sweep. Record "
-            f"the change with `exante amend {exp.plan_path} ...` and run again")
-
-
-def _label_interim(result: dict[str, Any], pending: list[str]) -> None:
-    """An interim look: verdict INTERIM, the rule's answer kept aside, the pending runs named."""
-    result["interim"] = {"pending": len(pending), "pending_runs": pending,
-                         "provisional_verdict": result["verdict"]}
-    result["verdict"], result["tier"] = Verdict.INTERIM, None
-    result["verdict_reasons"].insert(0, f"INTERIM: {len(pending)} registered run(s) pending; "
-                                        "not a verdict")
-    result["caveats"].insert(0, {"code": "OPTIONAL_STOPPING", "message": (
-        f"interim look with {len(pending)} of the registered runs pending; deciding when the "
-        "numbers look good inflates the false-positive rate")})
-
-
-def _label_after_kill(result: dict[str, Any], history: History) -> None:
-    """A new attempt after a kill: DEVIATED, and the kill stays in the headline."""
-    kill = history.prior_kill()
-    if kill is None:
-        return
-    result["after_kill"] = {k: kill.get(k) for k in ("rule", "when", "why", "seq", "plan_sha256")}
-    result["deviated"] = True
-    result["verdict_reasons"].insert(0, f"after KILL by rule {kill.get('rule')!r} (seq "
-                                        f"{kill.get('seq')}): this is a new attempt under an "
-                                        "amendment, DEVIATED from the registered plan")
-
-
 def decide(plan_path: Path, *, interim: bool = False) -> dict[str, Any]:
     """Compute the verdict, write result.json next to the ledger, record DECIDED. Returns it.
 
@@ -382,9 +318,9 @@ def decide(plan_path: Path, *, interim: bool = False) -> dict[str, Any]:
                          "verdict (see `exante log` and `exante rollup`)")
     exp = open_experiment(plan_path)  # the one read of the ledger, verified
     _, plan, current = registration.verify_all(exp.plan_path, exp.history, plan=exp.plan)
-    blind = _check_blind(exp)  # a blind test metric refuses even an interim look
-    pending = _pending_runs(exp, current, interim)
-    _refuse_unsealed_code(exp)
+    blind = checks.check_blind(exp)  # a blind test metric refuses even an interim look
+    pending = checks.pending_runs(exp, current, interim)
+    checks.refuse_unsealed_code(exp)
     analysis = analyse(exp)
     plan, history = analysis["plan"], exp.history
     verdict_, tier, reasons = verdict(plan, analysis, current.killed)
@@ -414,10 +350,10 @@ def decide(plan_path: Path, *, interim: bool = False) -> dict[str, Any]:
                                          lambda gone: _study_without(analysis, gone)))
     result["caveats"] = caveats_for(plan, analysis, result)
     _label_retrospective(result, history)
-    result["unblinded"] = _unblind(exp, blind)
-    _label_after_kill(result, history)
+    result["unblinded"] = checks.unblind(exp, blind)
+    checks.label_after_kill(result, history)
     if pending:
-        _label_interim(result, pending)
+        checks.label_interim(result, pending)
     text = json.dumps(result, indent=2, sort_keys=False, default=str) + "\n"
     write_atomic(exp.result_path, text)  # a full disk leaves the old result.json, not half one
     exp.append(Event.DECIDED, {"verdict": result["verdict"], "tier": result["tier"],
@@ -425,27 +361,6 @@ def decide(plan_path: Path, *, interim: bool = False) -> dict[str, Any]:
                                "plan_sha256": current.sealed_hash, "ledger_head": head,
                                "caveats": [c["code"] for c in result["caveats"]]})
     return result
-
-
-def _check_blind(exp: Experiment):
-    """Refuse while a test-split metric is blind (registered runs missing); its state."""
-    from . import blinding
-    from .status import status
-
-    blind = blinding.state(exp.plan, status(exp.plan_path, experiment=exp))
-    blinding.check_decidable(blind, str(exp.plan_path))
-    return blind
-
-
-def _unblind(exp: Experiment, blind) -> dict[str, Any] | None:
-    """Record TEST_UNBLINDED at the first decide that shows test numbers; when it was."""
-    from . import blinding
-
-    data = blinding.unblinding(exp.plan, blind, exp.history)
-    if data is None:
-        return blinding.unblinded(exp.history)
-    record = exp.append(Event.TEST_UNBLINDED, data)
-    return {"seq": record.seq, "ts": record.ts, **data}
 
 
 def _label_retrospective(result: dict[str, Any], records: list[dict]) -> None:

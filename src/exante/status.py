@@ -15,6 +15,15 @@ from .history import History, Record
 from .spec import Plan
 
 
+def registered_keys(plan: Plan, history: History) -> list:
+    """The runs the plan registers as of this history: stage 2 once its STAGE record decided
+    it, and no baseline-variance runs when a stored baseline was reused."""
+    keys = expand(plan, include_stage2=history.stage2_decided())
+    if plan.seed_protocol and history.reused_baseline() is not None:
+        keys = [k for k in keys if k.stage != VARIANCE]
+    return keys
+
+
 def status(path: Path, *, plan: Plan | None = None,
            records: History | Iterable[Record | Mapping[str, Any]] | None = None,
            experiment=None) -> dict[str, Any]:
@@ -36,10 +45,8 @@ def status(path: Path, *, plan: Plan | None = None,
     stage2 = history.stage2_decided()
     # a plan without a trial (a retrospective analysis of imported runs) still registers runs
     runnable = plan.trial is not None or plan.design.factors or plan.design.arms
-    keys = expand(plan, include_stage2=stage2) if runnable else []
+    keys = registered_keys(plan, history) if runnable else []
     reused = history.reused_baseline() if plan.seed_protocol else None
-    if reused is not None:
-        keys = [k for k in keys if k.stage != VARIANCE]
     ids = {k.run_id for k in keys}
     done = [results[i] for i in ids if i in results]
     completed = sum(r.event == Event.RUN_OK for r in done)
