@@ -198,58 +198,22 @@ def check_fingerprints(plan: Plan, recorded: dict[str, str]) -> None:
 
 
 def bet_code_files(module: Path) -> list[Path]:
-    """The files a bet module imports from its own folder (`from ._common import ...`,
-    `import _common`), followed through those files: sealed with the module."""
+    """The files a bet module imports from its own folder or below (`from ._common import ...`,
+    `import _common`, `from experiments.bets._common import ...`), followed through those
+    files: sealed with the module. The walk is the trial seal's (`closure.import_closure`),
+    rooted at the bet's folder and every folder above it."""
+    from .closure import import_closure
+
     module = Path(module).resolve()
-    seen: list[Path] = []
-    todo = [module]
-    while todo:
-        here = todo.pop()
-        for dep in _local_imports(here, module.parent):
-            if dep != module and dep not in seen:
-                seen.append(dep)
-                todo.append(dep)
-    return sorted(seen)
-
-
-def _local_imports(path: Path, home: Path) -> list[Path]:
-    """Files `path` imports that live in the bet's folder `home` (or below it), whether
-    imported relatively (``from ._common import x``) or by a dotted path from any folder
-    above (``from experiments.bets._common import x``). Installed packages are not followed."""
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (SyntaxError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a Python module ({exc})") from exc
-    out = []
-    for level, name in _imported_names(tree):
-        if level:
-            bases = [path.parents[level - 1]] if level <= len(path.parents) else []
-        else:
-            bases = [path.parent, *path.parent.parents]
-        found = next((c for b in bases for c in _module_file(b, name)
-                      if level or c.parent == home or home in c.parents), None)
-        if found is not None:
-            out.append(found)
-    return out
-
-
-def _imported_names(tree: ast.Module) -> list[tuple[int, str]]:
-    """(level, dotted name) of every import, with `from a import b` also as `a.b`."""
-    names: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            prefix = f"{node.module}." if node.module else ""
-            names += [(node.level, node.module)] if node.module else []
-            names += [(node.level, prefix + a.name) for a in node.names if a.name != "*"]
-        elif isinstance(node, ast.Import):
-            names += [(0, a.name) for a in node.names]
-    return names
-
-
-def _module_file(base: Path, name: str) -> list[Path]:
-    target = base.joinpath(*name.split("."))
-    return [c.resolve() for c in (target.with_suffix(".py"), target / "__init__.py")
-            if c.is_file()]
+    home = module.parent
+    deps = [p for p in import_closure(module, [home, *home.parents])
+            if p != module and (p.parent == home or home in p.parents)]
+    for dep in deps:  # a broken import is refused at lock, as the bet module itself is
+        try:
+            ast.parse(dep.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError) as exc:
+            raise InputError(f"{dep}: not a Python module ({exc})") from exc
+    return deps
 
 
 def bet_fingerprints(module: Path) -> dict[str, str]:
