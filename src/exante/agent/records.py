@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -152,6 +151,7 @@ def sweep_state(path: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
     """Is a sweep running on this experiment now? The last SWEEP_STARTED without a
     SWEEP_FINISHED after it, whose process is still alive."""
     from ..events import Event
+    from ..executors.gpus import process_alive
     from ..history import History
 
     pid = None
@@ -160,22 +160,8 @@ def sweep_state(path: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
             pid = record.data.get("pid")
         elif record.event in (Event.SWEEP_FINISHED, Event.SWEEP_INTERRUPTED):
             pid = None
-    running = pid is not None and _alive(int(pid))
+    running = pid is not None and process_alive(int(pid))
     return {"running": running, "pid": pid if running else None}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a finished child that nobody reaped yet is not running
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return True
 
 
 def status(path: Path) -> dict[str, Any]:

@@ -77,22 +77,23 @@ def claim(table, values: list[str]) -> str:
     device(s) to this process. A slot is free when unclaimed or its worker is gone."""
     pid = os.getpid()
     with table.get_lock():
-        index = next((i for i, owner in enumerate(table) if owner == 0 or not _alive(owner)),
-                     pid % len(values))
+        index = next((i for i, owner in enumerate(table)
+                      if owner == 0 or not process_alive(owner)), pid % len(values))
         table[index] = pid
     os.environ["CUDA_VISIBLE_DEVICES"] = values[index]
     return values[index]
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether `pid` is a running process (a zombie is not); also `exante status`'s check."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    try:  # a zombie (exited, not yet reaped) no longer holds its device
+    try:  # a zombie (exited, not yet reaped) or dead process no longer holds its device
         with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except (OSError, IndexError):
         return True
