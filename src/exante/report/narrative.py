@@ -81,6 +81,9 @@ def plan_summary(plan, result: Result) -> Section:
         rows.append(["analysis model", model_explanation(plan)])
     rows.append(["failed runs", plan.failures.policy + (f" (worst = {plan.failures.worst:g})"
                                                        if plan.failures.worst is not None else "")])
+    if plan.failures.untrained_if:
+        rows.append(["runs that did not train", f"{plan.failures.untrained_if}: "
+                     f"{plan.failures.untrained or 'exclude'}"])
     for k in plan.kill:
         rows.append([f"kill rule {k.name}", k.when + (f" — {k.why}" if k.why else "")])
     if plan.ladder:
