@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 
 from .errors import PlanError, RefusedError
 from .events import Event
-from .history import History, Record
+from .history import History, Record, as_history
 from .spec import Plan
 
 MASK = "blind"  # what `exante log --json` shows in place of a blind metric's value
@@ -68,7 +68,7 @@ def of_records(plan_path: Path | str, records: Iterable[Mapping[str, Any]]) -> B
 
     if Path(plan_path).suffix == ".py":
         return None
-    exp = open_experiment(plan_path, history=History(records))
+    exp = open_experiment(plan_path, history=as_history(records))
     try:
         exp.plan  # a log or an export of a ledger whose plan no longer parses still works
     except PlanError:

@@ -31,7 +31,7 @@ from .families.factorial import analyse_factorial
 from .events import Event
 from .experiment import Experiment, open_experiment
 from .fragile import sensitivity
-from .history import History
+from .history import RETROSPECTIVE_LABEL, History
 from .paths import write_atomic
 from .scope import build_scope, cell_values, run_value
 from .spec import Plan
@@ -363,14 +363,12 @@ def decide(plan_path: Path, *, interim: bool = False) -> dict[str, Any]:
     return result
 
 
-def _label_retrospective(result: dict[str, Any], records: list[dict]) -> None:
-    """Runs imported after the lock: `retrospective` and a first caveat say so (interop.retro)."""
-    from .interop.retro import LABEL, retrospective
-
-    info = retrospective(records)
+def _label_retrospective(result: dict[str, Any], history: History) -> None:
+    """Runs imported after the lock: `retrospective` and a first caveat say so."""
+    info = history.retrospective()
     result["retrospective"] = info
     if info is not None:
-        result["caveats"].insert(0, {"code": LABEL, "message": info["message"]})
+        result["caveats"].insert(0, {"code": RETROSPECTIVE_LABEL, "message": info["message"]})
 
 
 def _amendment(a: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,8 @@ instead of filtering raw dicts itself:
 - `amendments()`    every AMENDED record's data, and `deviated` (one came after runs);
 - `kills()`         every KILLED, and `kill_in_force()` (None once an amendment re-sealed);
 - `pilots()`        PILOT records (observed σ measured before the lock);
+- `imported()`      IMPORTED records (`exante import`), by mode;
+- `sweeps()`        every SWEEP_STARTED with the plan hash in force when it started;
 - `check_belongs()` whether a result was decided from this ledger under the lock in force.
 """
 
@@ -23,6 +25,9 @@ from typing import Any, Iterable, Iterator, Mapping
 from . import ledger as L
 from .errors import ExanteError, RefusedError
 from .events import LOCK_EVENTS, RUN_EVENTS, TERMINAL, Event, as_event
+
+RETROSPECTIVE = "retrospective"  # the IMPORTED mode of runs imported after the lock
+RETROSPECTIVE_LABEL = "RETROSPECTIVE"  # the caveat code and the label outputs carry
 
 # Records added after a result make it stale: decide again.
 _STALE_AFTER = (Event.RUN_OK, Event.RUN_FAILED, Event.KILLED, Event.AMENDED, Event.LOCKED)
@@ -76,28 +81,34 @@ class History:
     """The records of one ledger, in order, with the queries every stage needs."""
 
     def __init__(self, records: Iterable[Record | Mapping[str, Any]] = (), *, torn: bytes = b"",
-                 path: Path | None = None, error: str | None = None):
+                 path: Path | None = None, error: str | None = None, exists: bool | None = None):
         self.records: tuple[Record, ...] = tuple(as_record(r) for r in records)
         self.torn = torn
         self.path = path
         self.error = error  # why the verified read failed (only with `tolerant=True`)
+        # whether a ledger file was there to read (a history built from records: it had some)
+        self.exists = bool(self.records) if exists is None else exists
 
     @classmethod
-    def read(cls, path: Path | str, *, verify: bool = True, tolerant: bool = False) -> "History":
+    def read(cls, path: Path | str, *, verify: bool = True, tolerant: bool = False,
+             full: bool = False) -> "History":
         """Scan the ledger at `path` once. `tolerant`: a broken chain is kept in `error` and the
-        records are read unverified, instead of raising LedgerError."""
+        records are read unverified, instead of raising LedgerError. `full`: verify from the
+        genesis, ignoring the verified-prefix checkpoint (the audit)."""
         ledger = L.Ledger(path)
+        exists = ledger.exists()
         try:
-            scan = ledger.scan(verify=verify)
+            scan = ledger.scan(verify=verify, full=full)
         except ExanteError as exc:
             if not tolerant:
                 raise
             try:
                 scan = ledger.scan(verify=False)
             except ExanteError:
-                return cls([], path=ledger.path, error=str(exc))
-            return cls(scan.records, torn=scan.torn, path=ledger.path, error=str(exc))
-        return cls(scan.records, torn=scan.torn, path=ledger.path)
+                return cls([], path=ledger.path, error=str(exc), exists=exists)
+            return cls(scan.records, torn=scan.torn, path=ledger.path, error=str(exc),
+                       exists=exists)
+        return cls(scan.records, torn=scan.torn, path=ledger.path, exists=exists)
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.records)
@@ -157,6 +168,10 @@ class History:
         """The latest RUN_OK / RUN_FAILED record per run id (later records win: retries)."""
         return dict(self._terminal)
 
+    def terminal_in_order(self) -> list[Record]:
+        """The same records in ledger order of the latest one (a retry moves to its place)."""
+        return sorted(self._terminal.values(), key=lambda r: r.seq)
+
     def failures(self) -> dict[str, int]:
         """How many RUN_FAILED records each run id has."""
         out: dict[str, int] = {}
@@ -190,6 +205,34 @@ class History:
 
     def decided(self) -> list[Record]:
         return self.of(Event.DECIDED)
+
+    def imported(self, mode: str | None = None) -> list[Record]:
+        """IMPORTED records (`exante import`), only those of `mode` when given."""
+        return [r for r in self.of(Event.IMPORTED) if mode is None or r.data.get("mode") == mode]
+
+    def retrospective(self) -> dict[str, Any] | None:
+        """{runs, sources, first_seq, message} when runs were imported after the lock (the
+        RETROSPECTIVE label every output carries), else None. Derived from the ledger's
+        IMPORTED records, never from result.json: deleting the label there is a finding."""
+        imports = self.imported(RETROSPECTIVE)
+        if not imports:
+            return None
+        runs = sum(int(r.data.get("imported", 0)) for r in imports)
+        sources = [{"source": r.data.get("source"), "format": r.data.get("format"),
+                    "sha256": r.data.get("source_sha256"), "runs": r.data.get("imported"),
+                    "seq": r.seq, "ts": r.ts} for r in imports]
+        return {"runs": runs, "sources": sources, "first_seq": imports[0].seq,
+                "message": retrospective_message(runs, [s["source"] for s in sources])}
+
+    def sweeps(self) -> list[tuple[Record, str | None]]:
+        """Every SWEEP_STARTED record with the plan hash in force (the last lock) before it."""
+        out, current = [], None
+        for r in self.records:
+            if r.event in LOCK_EVENTS:
+                current = r.data.get("plan_sha256")
+            elif r.event == Event.SWEEP_STARTED:
+                out.append((r, current))
+        return out
 
     # ------------------------------------------------------------ locks, amendments, kills
 
@@ -264,6 +307,20 @@ class History:
             raise RefusedError(f"{where}: {len(later)} run/lock record(s) were added after this "
                                f"result was decided (first: {later[0].event} seq {later[0].seq}); "
                                "run `exante decide` again")
+
+
+def retrospective_message(runs: int, sources: list[str]) -> str:
+    names = ", ".join(str(s) for s in sources[:3]) + (f" and {len(sources) - 3} more"
+                                                     if len(sources) > 3 else "")
+    return (f"Not pre-registered: {runs} run(s) were imported from {names} after the "
+            "plan was sealed; they existed before it, so the plan could have been written "
+            "knowing them. Decided by the registered rules, but a retrospective analysis, "
+            "not a test of a prediction.")
+
+
+def as_history(records: "History | Iterable[Record | Mapping[str, Any]]") -> "History":
+    """`records` as a History (a History is returned as it is)."""
+    return records if isinstance(records, History) else History(records)
 
 
 def read(path: Path | str, *, verify: bool = True) -> History:

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import ledger as L
 from .events import Event
-from .history import History
+from .history import History, Record, as_record
 from .design import BASELINE, STAGE1, VARIANCE, baseline_cell
 from .spec import Plan
 
@@ -112,10 +112,11 @@ def baseline_values(plan: Plan, results: dict[str, dict], reused: dict | None) -
             if r["data"]["role"] == BASELINE and r["data"]["stage"] == VARIANCE]
 
 
-def _value(record: dict, metric: str) -> float:
-    if record["event"] != Event.RUN_OK:
+def _value(record: Record | dict, metric: str) -> float:
+    record = as_record(record)
+    if not record.ok:
         return math.nan
-    value = record["data"]["metrics"].get(metric)
+    value = record.data["metrics"].get(metric)
     return float(value) if isinstance(value, (int, float)) else math.nan
 
 
@@ -156,9 +157,9 @@ def store_baseline(plan: Plan, plan_path: Path, results: dict[str, dict], ledger
     store = store_path(plan)
     if store is None:
         return None
-    runs = sorted((r for r in results.values()
-                   if r["data"]["role"] == BASELINE and r["data"]["stage"] == VARIANCE
-                   and r["event"] == Event.RUN_OK), key=lambda r: r["data"]["seed"])
+    runs = sorted((r for r in map(as_record, results.values())
+                   if r.data["role"] == BASELINE and r.data["stage"] == VARIANCE and r.ok),
+                  key=lambda r: r.data["seed"])
     if len(runs) < len(plan.seed_protocol.baseline_seeds):
         return None
     from .registration import state

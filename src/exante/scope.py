@@ -10,17 +10,18 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from . import ledger as L
 from . import rules
 from .design import ARM, BASELINE, TAU, TRAP, design_cells
+from .history import Record, as_record
 from .spec import Plan
 from .stats import describe
 
 
-def run_value(record: Mapping[str, Any], plan: Plan) -> float:
+def run_value(record: Record | Mapping[str, Any], plan: Plan) -> float:
     """The primary metric of one terminal record; failures per the registered policy."""
-    if record["event"] == L.RUN_OK:
-        value = record["data"]["metrics"].get(plan.primary.name)
+    record = as_record(record)
+    if record.ok:
+        value = record.data["metrics"].get(plan.primary.name)
         if isinstance(value, (int, float)) and math.isfinite(value):
             return float(value)
     if plan.failures.policy == "count_as_worst":

@@ -30,7 +30,7 @@ from typing import Any, Iterable, Mapping
 from . import rules
 from .design import ARM, BASELINE
 from .errors import RuleError
-from .events import Event
+from .history import as_record
 from .spec import Plan
 
 _GRID = (-1.0, 0.0, 0.05, 0.1, 0.3, 0.5, 0.8, 0.9, 1.0, 2.0, 100.0)
@@ -101,9 +101,9 @@ def overrides(plan: Plan, marked: Iterable[Mapping[str, Any]]) -> dict[str, floa
 
 def _by_cell(results: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
     out: dict[str, list[Mapping[str, Any]]] = {}
-    for record in results:
-        data = record["data"]
-        if record["event"] == Event.RUN_OK and data.get("role") in (BASELINE, ARM):
+    for record in map(as_record, results):
+        data = record.data
+        if record.ok and data.get("role") in (BASELINE, ARM):
             out.setdefault(data["cell"], []).append(record)
     return out
 

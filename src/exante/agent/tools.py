@@ -246,12 +246,12 @@ class Registry:
 
     @staticmethod
     def _started(plan: Path, pid: int) -> bool:
-        from .. import ledger as L
+        from ..events import Event
+        from ..history import History
         from ..paths import ledger_path
 
-        starts = [r for r in L.Ledger(ledger_path(plan)).records(verify=False)
-                  if r["event"] == L.SWEEP_STARTED]
-        return bool(starts) and starts[-1]["data"].get("pid") == pid
+        start = History.read(ledger_path(plan), verify=False).last(Event.SWEEP_STARTED)
+        return start is not None and start.data.get("pid") == pid
 
     def reap(self) -> None:
         """Collect finished sweeps, so a dead one never reads as running."""

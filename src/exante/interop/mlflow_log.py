@@ -19,15 +19,15 @@ parent's tags with result.json and the report as its artifacts.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from .. import ledger as L
 from ..errors import InputError, RefusedError
+from ..history import History, Record
 from ..paths import experiment_dir, ledger_path
-from . import require, retro
+from ..results import read_result
+from . import require
 
 TAG = "exante."
 _MAX_TAG = 5000
@@ -104,70 +104,67 @@ def sync(plan_path: Path, uri: str | None = None) -> dict[str, Any]:
 
 
 def _sync(plan_path: Path, uri: str) -> dict[str, Any]:
-    records = L.Ledger(ledger_path(plan_path)).records()
-    locks = [r for r in records if r["event"] in (L.LOCKED, L.AMENDED)]
+    history = History.read(ledger_path(plan_path))
+    locks = history.locks()
     if not locks:
         raise InputError(f"{plan_path}: not locked; nothing to log to MLflow")
-    digest = locks[-1]["data"]["plan_sha256"]
-    eid = locks[0]["data"].get("experiment_id") or plan_path.parent.name
+    digest = history.sealed_hash
+    eid = locks[0].data.get("experiment_id") or plan_path.parent.name
     client = _client(uri)
     exp = _experiment_id(client, eid, uri)
     parent = _parent(client, exp, eid, digest, locks[-1])
     logged_seqs = {r.data.tags.get(f"{TAG}ledger_seq") for r in client.search_runs(
         [exp], filter_string=f"tags.`mlflow.parentRunId` = '{parent}'", max_results=50000)}
-    latest: dict[str, dict[str, Any]] = {}
-    for r in records:
-        if r["event"] in (L.RUN_OK, L.RUN_FAILED):
-            latest[r["data"]["run_id"]] = r
+    latest = history.terminal()
     logged = 0
     from .. import blinding
 
-    blind = blinding.of_records(plan_path, records)
+    blind = blinding.of_records(plan_path, history)
     if blind is not None and blind.active:  # a test-split metric: nothing leaves until complete
         return {"experiment_id": exp, "parent_run_id": parent, "logged": 0,
-                "already": sum(str(r["seq"]) in logged_seqs for r in latest.values()),
+                "already": sum(str(r.seq) in logged_seqs for r in latest.values()),
                 "uri": uri or "(mlflow default)",
                 "deferred": f"{', '.join(blind.metrics)} is blind until the registered sweep "
                             f"is complete ({blind.done}/{blind.planned} runs): runs are logged "
                             "to MLflow by the first --log-to after that"}
     for record in latest.values():
-        if str(record["seq"]) in logged_seqs:
+        if str(record.seq) in logged_seqs:
             continue
         _log_run(client, exp, parent, digest, record, plan_path)
         logged += 1
-    _log_outcome(client, parent, plan_path, records)
+    _log_outcome(client, parent, plan_path, history)
     return {"experiment_id": exp, "parent_run_id": parent, "logged": logged,
             "already": len(latest) - logged, "uri": uri or "(mlflow default)"}
 
 
-def _parent(client, exp: str, eid: str, digest: str, lock: dict[str, Any]) -> str:
+def _parent(client, exp: str, eid: str, digest: str, lock: Record) -> str:
     found = client.search_runs([exp], filter_string=(f"tags.`{TAG}kind` = 'experiment' and "
                                                      f"tags.`{TAG}plan_sha256` = '{digest}'"),
                                max_results=1)
     if found:
         return found[0].info.run_id
-    run = client.create_run(exp, start_time=_ms(lock["ts"]), run_name=eid,
+    run = client.create_run(exp, start_time=_ms(lock.ts), run_name=eid,
                             tags={f"{TAG}kind": "experiment", f"{TAG}plan_sha256": digest,
                                   f"{TAG}experiment_id": eid})
     return run.info.run_id
 
 
-def _log_run(client, exp: str, parent: str, digest: str, record: dict[str, Any],
+def _log_run(client, exp: str, parent: str, digest: str, record: Record,
              plan_path: Path) -> None:
     from mlflow.entities import Metric, Param
 
-    d = record["data"]
-    status = "ok" if record["event"] == L.RUN_OK else "failed"
+    d = record.data
+    status = "ok" if record.ok else "failed"
     tags = {"mlflow.parentRunId": parent, f"{TAG}kind": "run", f"{TAG}plan_sha256": digest,
             f"{TAG}run_id": d["run_id"], f"{TAG}cell": d["cell"], f"{TAG}seed": str(d["seed"]),
             f"{TAG}role": d["role"], f"{TAG}stage": str(d.get("stage")),
-            f"{TAG}status": status, f"{TAG}ledger_seq": str(record["seq"]),
-            f"{TAG}ledger_hash": record["hash"], f"{TAG}executor": str(d.get("executor"))}
+            f"{TAG}status": status, f"{TAG}ledger_seq": str(record.seq),
+            f"{TAG}ledger_hash": record.hash, f"{TAG}executor": str(d.get("executor"))}
     if d.get("imported"):
         tags[f"{TAG}imported_from"] = str(d["imported"].get("ref"))[:_MAX_TAG]
     if d.get("error_kind"):
         tags[f"{TAG}error_kind"] = str(d["error_kind"])
-    end = _ms(record["ts"])
+    end = _ms(record.ts)
     wall = d.get("wall_s")
     start = end - int(wall * 1000) if end is not None and isinstance(wall, (int, float)) else end
     run = client.create_run(exp, start_time=start, run_name=d["run_id"], tags=tags)
@@ -186,21 +183,21 @@ def _log_run(client, exp: str, parent: str, digest: str, record: dict[str, Any],
     client.set_terminated(rid, "FINISHED" if status == "ok" else "FAILED", end_time=end)
 
 
-def _log_outcome(client, parent: str, plan_path: Path, records: list[dict[str, Any]]) -> None:
+def _log_outcome(client, parent: str, plan_path: Path, history: History) -> None:
     folder = experiment_dir(plan_path)
     result_path = folder / "result.json"
-    info = retro.retrospective(records)
+    info = history.retrospective()
     if info is not None:
         client.set_tag(parent, f"{TAG}retrospective", "true")
         client.set_tag(parent, f"{TAG}retrospective_note", info["message"][:_MAX_TAG])
-    client.set_tag(parent, f"{TAG}ledger_head", records[-1]["hash"])
+    client.set_tag(parent, f"{TAG}ledger_head", history.head)
     client.log_artifact(parent, str(plan_path))
     if result_path.is_file():
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-        client.set_tag(parent, f"{TAG}verdict", str(result.get("verdict")))
-        if result.get("tier"):
-            client.set_tag(parent, f"{TAG}tier", str(result["tier"]))
-        codes = ",".join(c.get("code", "?") for c in result.get("caveats") or [])
+        result = read_result(result_path, strict=False)  # the one reader
+        client.set_tag(parent, f"{TAG}verdict", str(result.verdict))
+        if result.tier:
+            client.set_tag(parent, f"{TAG}tier", str(result.tier))
+        codes = ",".join(result.caveat_codes)
         client.set_tag(parent, f"{TAG}caveats", codes[:_MAX_TAG])
         client.set_tag(parent, f"{TAG}result_ledger_head", str(result.get("ledger_head")))
         client.log_artifact(parent, str(result_path))

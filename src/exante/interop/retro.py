@@ -9,39 +9,24 @@ file is an audit finding, not a way out.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
-IMPORTED = "IMPORTED"  # one record per `exante import`: source, its sha256, counts, mode
-PILOT = "PILOT"  # a pilot run recorded before the lock (imported, or by `exante pilot`)
-RETROSPECTIVE = "retrospective"
+from ..events import Event
+from ..history import RETROSPECTIVE, RETROSPECTIVE_LABEL, History, as_history  # noqa: F401
+
+IMPORTED = Event.IMPORTED  # one record per `exante import`: source, its sha256, counts, mode
+PILOT = Event.PILOT  # a pilot run recorded before the lock (imported, or by `exante pilot`)
 PILOT_MODE = "pilot"
 
-LABEL = "RETROSPECTIVE"
+LABEL = RETROSPECTIVE_LABEL
 
 
-def retrospective(records: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
-    """{runs, sources, first_seq, message} when runs were imported after the lock, else None."""
-    imports = [r for r in records if r.get("event") == IMPORTED
-               and r["data"].get("mode") == RETROSPECTIVE]
-    if not imports:
-        return None
-    runs = sum(int(r["data"].get("imported", 0)) for r in imports)
-    sources = [{"source": r["data"].get("source"), "format": r["data"].get("format"),
-                "sha256": r["data"].get("source_sha256"), "runs": r["data"].get("imported"),
-                "seq": r["seq"], "ts": r["ts"]} for r in imports]
-    return {"runs": runs, "sources": sources, "first_seq": imports[0]["seq"],
-            "message": message(runs, [s["source"] for s in sources])}
+def retrospective(records: "History | Iterable[Mapping[str, Any]]") -> dict[str, Any] | None:
+    """{runs, sources, first_seq, message} when runs were imported after the lock, else None
+    (`History.retrospective`)."""
+    return as_history(records).retrospective()
 
 
-def message(runs: int, sources: list[str]) -> str:
-    names = ", ".join(str(s) for s in sources[:3]) + (f" and {len(sources) - 3} more"
-                                                     if len(sources) > 3 else "")
-    return (f"Not pre-registered: {runs} run(s) were imported from {names} after the "
-            "plan was sealed; they existed before it, so the plan could have been written "
-            "knowing them. Decided by the registered rules, but a retrospective analysis, "
-            "not a test of a prediction.")
-
-
-def pilots(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def pilots(records: "History | Iterable[Mapping[str, Any]]") -> list[dict[str, Any]]:
     """The PILOT records' data, in ledger order."""
-    return [r["data"] for r in records if r.get("event") == PILOT]
+    return [r.data for r in as_history(records).pilots()]

@@ -16,10 +16,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .. import ledger as L
 from ..errors import InputError
+from ..history import History
 from ..paths import ledger_path
-from . import require, retro
+from . import require
 
 BASE = ("run_id", "cell", "role", "stage", "seed", "status", "error_kind", "wall_s", "imported")
 
@@ -28,29 +28,21 @@ def rows(plan_path: Path, *, pilots: bool = True) -> list[dict[str, Any]]:
     """Every run of the plan's ledger as a flat dict, in ledger order (pilots first)."""
     from .. import blinding
 
-    records = L.Ledger(ledger_path(plan_path)).records()
-    blind = blinding.of_records(plan_path, records)  # test-split metrics left out while blind
-    latest: dict[str, dict[str, Any]] = {}
-    pilot_rows: list[dict[str, Any]] = []
-    for r in records:
-        if r["event"] in (L.RUN_OK, L.RUN_FAILED):
-            latest.pop(r["data"]["run_id"], None)  # re-insert: a retry moves to its new place
-            latest[r["data"]["run_id"]] = r
-        elif r["event"] == retro.PILOT and pilots:
-            pilot_rows.append(r)
+    history = History.read(ledger_path(plan_path))
+    blind = blinding.of_records(plan_path, history)  # test-split metrics left out while blind
     out = []
-    for r in pilot_rows:
-        d = r["data"]
+    for r in history.pilots() if pilots else ():
+        d = r.data
         src = d.get("source") or {}
         out.append(_row(f"pilot__{d.get('cell')}__s{d.get('seed')}", d.get("cell"), "pilot",
                         "pilot", d.get("seed"), "pilot" if d.get("ok", True) else "failed", None,
                         d.get("wall_s"), src.get("source") if isinstance(src, dict) else src,
                         d.get("params") or {}, d.get("metrics") or {}))
-    for r in latest.values():
-        d = r["data"]
+    for r in history.terminal_in_order():  # a retry sits where its latest record is
+        d = r.data
         imported = (d.get("imported") or {}).get("source")
         out.append(_row(d["run_id"], d["cell"], d["role"], d.get("stage"), d["seed"],
-                        "ok" if r["event"] == L.RUN_OK else "failed", d.get("error_kind"),
+                        "ok" if r.ok else "failed", d.get("error_kind"),
                         d.get("wall_s"), imported, d.get("params") or {},
                         blinding.shown_metrics(blind, d.get("metrics") or {}) if blind
                         else d.get("metrics") or {}))

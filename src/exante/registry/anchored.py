@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import anchors as A
+from ..events import Event
+from ..history import History
 from ..ledger import parse
 from . import gitlog
 
@@ -42,7 +44,7 @@ def anchor_rows(root: Path, entries: list, reads: dict, row) -> list:
     return rows
 
 
-def _entry_row(e, read, anchored: list[dict[str, Any]], row):
+def _entry_row(e, read: History, anchored: list[dict[str, Any]], row):
     if not anchored:
         status = SKIP if not read.records else WARN
         return row(e.id, "anchors", status, "no anchored head for this ledger (locked before "
@@ -53,19 +55,19 @@ def _entry_row(e, read, anchored: list[dict[str, Any]], row):
     return row(e.id, "anchors", OK, f"{len(anchored)} anchored head(s) present")
 
 
-def result_record_row(e, folder: Path, records: list[dict[str, Any]], row):
+def result_record_row(e, folder: Path, history: History, row):
     """result.json against the DECIDED record written with it."""
     path = folder / "result.json"
-    decided = [r for r in records if r["event"] == "DECIDED"]
-    if not path.is_file() or not decided:
+    decided = history.last(Event.DECIDED)
+    if not path.is_file() or decided is None:
         return None
     raw = path.read_bytes()
-    last = decided[-1]["data"]
+    last = decided.data
     if last.get("result_sha256"):
         if hashlib.sha256(raw).hexdigest() == last["result_sha256"]:
             return row(e.id, "result-record", OK, "result.json is byte for byte the decided one")
         return row(e.id, "result-record", FAIL, "result.json is not the file the last DECIDED "
-                   f"record (seq {decided[-1]['seq']}) wrote: edited by hand; decide again")
+                   f"record (seq {decided.seq}) wrote: edited by hand; decide again")
     try:
         result = json.loads(raw)
     except ValueError:
@@ -74,12 +76,12 @@ def result_record_row(e, folder: Path, records: list[dict[str, Any]], row):
             if k in last and result.get(k) != last.get(k)]
     if keys:
         return row(e.id, "result-record", FAIL, f"result.json disagrees with its DECIDED record "
-                   f"(seq {decided[-1]['seq']}) on {', '.join(keys)}: "
+                   f"(seq {decided.seq}) on {', '.join(keys)}: "
                    f"{', '.join(f'{k} {result.get(k)!r} vs {last.get(k)!r}' for k in keys)}")
     return row(e.id, "result-record", OK, "result.json agrees with its DECIDED record")
 
 
-def git_history_row(e, folder: Path, records: list[dict[str, Any]], row):
+def git_history_row(e, folder: Path, history: History, row):
     """Every committed version of the ledger must be a prefix of the working copy."""
     ledger = folder / A.LEDGER_NAME
     repo = gitlog.toplevel(folder) if folder.is_dir() else None
@@ -87,7 +89,7 @@ def git_history_row(e, folder: Path, records: list[dict[str, Any]], row):
         return None
     rel = str(ledger.resolve().relative_to(repo.resolve()))
     commits = gitlog._lines(repo, "log", "--format=%H", "--", rel)
-    by_seq = {r["seq"]: r["hash"] for r in records}
+    by_seq = {r.seq: r.hash for r in history}
     for commit in commits:
         committed = _committed(repo, commit, rel)
         lost = [r for r in committed if by_seq.get(r["seq"]) != r["hash"]]

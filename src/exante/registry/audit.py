@@ -26,16 +26,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .. import ledger as L
 from .. import seal
 from ..errors import ExanteError
+from ..events import Event
+from ..history import History, Record
 from ..results import ResultError, read_result
 from . import anchored, gitlog
-from .catalogue import Entry, LedgerRead, build_catalogue
+from .catalogue import Entry, build_catalogue
 from .postmortem import WRITTEN
 
 OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
-RUN_EVENTS = (L.RUN_STARTED, L.RUN_OK, L.RUN_FAILED)
 RUN_OK_NEEDLE = '"event":"RUN_OK"'  # as canonical JSON writes it
 
 
@@ -78,18 +78,18 @@ def _unique_ids(entries: list[Entry]) -> list[AuditRow]:
             for eid, found in folders.items() if len(found) > 1]
 
 
-def _audit_entry(root: Path, e: Entry, read: LedgerRead, loaded: Any) -> list[AuditRow]:
+def _audit_entry(root: Path, e: Entry, read: History, loaded: Any) -> list[AuditRow]:
     folder = root / e.folder
     plan = root / e.plan_file if e.plan_file else None
     rows = []
-    records, chain = _chain(e, read)
+    history, chain = _chain(e, read)
     rows.append(chain)
-    rows.append(_seal(e, plan, records))
-    rows += _retrospective(e, folder, records, _result_lock(e, folder, records))
-    rows.append(_fingerprints(e, plan, records, loaded))
+    rows.append(_seal(e, plan, history))
+    rows += _retrospective(e, folder, history, _result_lock(e, folder, history))
+    rows.append(_fingerprints(e, plan, history, loaded))
     rows.append(_git_order(e, folder, plan, read))
-    for extra in (anchored.result_record_row(e, folder, records, AuditRow),
-                  anchored.git_history_row(e, folder, records, AuditRow)):
+    for extra in (anchored.result_record_row(e, folder, history, AuditRow),
+                  anchored.git_history_row(e, folder, history, AuditRow)):
         if extra is not None:
             rows.append(extra)
     if e.killed:
@@ -100,63 +100,58 @@ def _audit_entry(root: Path, e: Entry, read: LedgerRead, loaded: Any) -> list[Au
     return rows
 
 
-def _chain(e: Entry, read: LedgerRead) -> tuple[list[dict[str, Any]], AuditRow]:
+def _chain(e: Entry, read: History) -> tuple[History, AuditRow]:
+    """The verified history the other checks read (empty when the chain is broken)."""
     if not read.exists:
         status = SKIP if e.kind != "orphan" and e.verdict == "UNSEALED" else FAIL
-        return [], AuditRow(e.id, "ledger", status, "no ledger.jsonl (never locked)")
+        return History(), AuditRow(e.id, "ledger", status, "no ledger.jsonl (never locked)")
     if read.error is not None:
-        return [], AuditRow(e.id, "ledger", FAIL, read.error)
+        return History(), AuditRow(e.id, "ledger", FAIL, read.error)
     torn = f"; a torn last line ({len(read.torn)} bytes) awaits repair" if read.torn else ""
-    return read.records, AuditRow(e.id, "ledger", OK if not torn else WARN,
-                                  f"{len(read.records)} records, chain intact{torn}")
+    return read, AuditRow(e.id, "ledger", OK if not torn else WARN,
+                          f"{len(read)} records, chain intact{torn}")
 
 
-def _locks(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in records if r["event"] in (L.LOCKED, L.AMENDED)]
-
-
-def _seal(e: Entry, plan: Path | None, records: list[dict[str, Any]]) -> AuditRow:
+def _seal(e: Entry, plan: Path | None, history: History) -> AuditRow:
     if plan is None or not plan.is_file():
         return AuditRow(e.id, "seal", FAIL, "the plan file is missing")
     try:
         digest = seal.verify(plan)
     except ExanteError as exc:
-        status = SKIP if not _locks(records) and "not sealed" in str(exc) else FAIL
+        status = SKIP if history.lock() is None and "not sealed" in str(exc) else FAIL
         return AuditRow(e.id, "seal", status, str(exc))
-    locks = _locks(records)
-    if not locks:
+    if history.lock() is None:
         return AuditRow(e.id, "seal", FAIL, f"sealed ({digest[:12]}…) but the ledger has no "
                                             "LOCKED record")
-    last = locks[-1]["data"].get("plan_sha256")
+    last = history.sealed_hash
     if last != digest:
         return AuditRow(e.id, "seal", FAIL, f"the plan is sealed as {digest[:12]}… but the last "
                                             f"lock in the ledger is {str(last)[:12]}…")
     return AuditRow(e.id, "seal", OK, f"sha256 {digest[:12]}… = last lock")
 
 
-def _check_hash(records: list[dict[str, Any]], digest: str | None, what: str,
+def _check_hash(history: History, digest: str | None, what: str,
                 deviated_ok: bool) -> tuple[str, str]:
     """Was `digest` locked before every run event? (status, detail)."""
-    locks = _locks(records)
-    runs = [r["seq"] for r in records if r["event"] in RUN_EVENTS]
-    first_run = min(runs) if runs else None
-    if locks and first_run is not None and first_run < locks[0]["seq"]:
+    locks = history.locks()
+    first_run = history.first_run_seq()
+    if locks and first_run is not None and first_run < locks[0].seq:
         return FAIL, f"runs were recorded (seq {first_run}) before the first lock"
-    mine = [r for r in locks if r["data"].get("plan_sha256") == digest]
+    mine = [r for r in locks if r.data.get("plan_sha256") == digest]
     if not mine:
         return FAIL, f"{what}'s plan sha256 {str(digest)[:12]}… was never locked in this ledger"
     lock = mine[0]
-    if first_run is None or lock["seq"] < first_run:
-        return OK, f"{what} rests on {str(digest)[:12]}…, locked (seq {lock['seq']}) before " \
+    if first_run is None or lock.seq < first_run:
+        return OK, f"{what} rests on {str(digest)[:12]}…, locked (seq {lock.seq}) before " \
                    "every run"
-    if lock["event"] == L.AMENDED and lock["data"].get("after_runs") and deviated_ok:
+    if lock.event == Event.AMENDED and lock.data.get("after_runs") and deviated_ok:
         return WARN, (f"{what} rests on an amendment made after runs had started (seq "
-                      f"{lock['seq']}); declared as a deviation")
-    return FAIL, (f"{what}'s plan sha256 {str(digest)[:12]}… was locked (seq {lock['seq']}) "
+                      f"{lock.seq}); declared as a deviation")
+    return FAIL, (f"{what}'s plan sha256 {str(digest)[:12]}… was locked (seq {lock.seq}) "
                   f"after runs had started (seq {first_run}) and not declared as a deviation")
 
 
-def _result_lock(e: Entry, folder: Path, records: list[dict[str, Any]]) -> list[AuditRow]:
+def _result_lock(e: Entry, folder: Path, history: History) -> list[AuditRow]:
     rows = []
     path = folder / "result.json"
     if path.is_file():
@@ -164,41 +159,37 @@ def _result_lock(e: Entry, folder: Path, records: list[dict[str, Any]]) -> list[
             result = read_result(path, strict=False)  # the one reader
         except ResultError as exc:
             return [AuditRow(e.id, "result-lock", FAIL, f"result.json unreadable: {exc}")]
-        status, detail = _check_hash(records, result.get("plan_sha256"), "result.json",
+        status, detail = _check_hash(history, result.get("plan_sha256"), "result.json",
                                      bool(result.get("deviated")))
-        heads = {r["hash"] for r in records}
-        if status != FAIL and result.get("ledger_head") not in heads:
+        if status != FAIL and result.get("ledger_head") not in history.hashes:
             head = str(result.get("ledger_head"))[:12]
             status = FAIL
             detail = f"result.json's ledger_head {head}… is not a record of this ledger"
         rows.append(AuditRow(e.id, "result-lock", status, detail))
-    decided = [r for r in records if r["event"] == L.DECIDED]
+    decided = history.decided()
     for r in decided:
-        earlier = [x for x in records if x["seq"] < r["seq"]]
-        status, detail = _check_hash(earlier, r["data"].get("plan_sha256"),
-                                     f"DECIDED (seq {r['seq']})", True)
+        status, detail = _check_hash(history.before(r.seq), r.data.get("plan_sha256"),
+                                     f"DECIDED (seq {r.seq})", True)
         if status == FAIL or (r is decided[-1] and not rows):
             if not path.is_file() and e.kind != "bet":
                 detail = "result.json missing; " + detail
             rows.append(AuditRow(e.id, "result-lock", status, detail))
-    rows += _sweeps(e, records)
+    rows += _sweeps(e, history)
     if e.kind == "bet" and e.plan_file:
         from .bets import results_findings
 
-        status, detail = results_findings(folder.parent / Path(e.plan_file).name, records)
+        status, detail = results_findings(folder.parent / Path(e.plan_file).name, history)
         rows.append(AuditRow(e.id, "result-lock", status, detail))
     if not rows:
         rows.append(AuditRow(e.id, "result-lock", SKIP, "no result yet"))
     return rows
 
 
-def _retrospective(e: Entry, folder: Path, records: list[dict[str, Any]],
+def _retrospective(e: Entry, folder: Path, history: History,
                    rows: list[AuditRow]) -> list[AuditRow]:
     """Runs imported after the lock existed before it: say RETROSPECTIVE, not "locked before
     every run"; a result.json that drops the label is a finding (the ledger decides, not it)."""
-    from ..interop.retro import retrospective
-
-    info = retrospective(records)
+    info = history.retrospective()
     if info is None:
         return rows
     out = []
@@ -223,27 +214,22 @@ def _retrospective(e: Entry, folder: Path, records: list[dict[str, Any]],
     return out
 
 
-def _sweeps(e: Entry, records: list[dict[str, Any]]) -> list[AuditRow]:
+def _sweeps(e: Entry, history: History) -> list[AuditRow]:
     """Every SWEEP_STARTED names the plan hash that was in force when it started."""
-    rows, current = [], None
-    for r in records:
-        if r["event"] in (L.LOCKED, L.AMENDED):
-            current = r["data"].get("plan_sha256")
-        elif r["event"] == L.SWEEP_STARTED and r["data"].get("plan_sha256") != current:
-            rows.append(AuditRow(e.id, "result-lock", FAIL, f"a sweep (seq {r['seq']}) ran under "
-                                 f"{str(r['data'].get('plan_sha256'))[:12]}…, not the lock in "
-                                 f"force ({str(current)[:12]}…)"))
-    return rows
+    return [AuditRow(e.id, "result-lock", FAIL, f"a sweep (seq {r.seq}) ran under "
+                     f"{str(r.data.get('plan_sha256'))[:12]}…, not the lock in force "
+                     f"({str(current)[:12]}…)")
+            for r, current in history.sweeps() if r.data.get("plan_sha256") != current]
 
 
-def _fingerprints(e: Entry, plan: Path | None, records: list[dict[str, Any]],
+def _fingerprints(e: Entry, plan: Path | None, history: History,
                   loaded: Any = None) -> AuditRow:
-    locks = _locks(records)
+    lock = history.lock()
     if e.kind == "bet":
-        return _bet_code(e, plan, locks)
-    if plan is None or not locks:
+        return _bet_code(e, plan, lock)
+    if plan is None or lock is None:
         return AuditRow(e.id, "fingerprints", SKIP, "not locked")
-    recorded = dict(locks[-1]["data"].get("fingerprints") or {})
+    recorded = history.fingerprints
     from .. import registration  # late: it pulls in the statistics stack
 
     try:
@@ -256,13 +242,13 @@ def _fingerprints(e: Entry, plan: Path | None, records: list[dict[str, Any]],
     return AuditRow(e.id, "fingerprints", OK, f"{len(recorded)} sealed file(s) unchanged")
 
 
-def _bet_code(e: Entry, plan: Path | None, locks: list[dict[str, Any]]) -> AuditRow:
+def _bet_code(e: Entry, plan: Path | None, lock: Record | None) -> AuditRow:
     """A bet module is sealed as a whole; the files it imports (_common.py) by fingerprint."""
-    if plan is None or not locks:
+    if plan is None or lock is None:
         return AuditRow(e.id, "fingerprints", SKIP, "not locked")
     from .. import registration
 
-    recorded = dict(locks[-1]["data"].get("fingerprints") or {})
+    recorded = dict(lock.data.get("fingerprints") or {})
     try:
         registration.check_bet_code(plan, recorded)
     except ExanteError as exc:
@@ -284,7 +270,7 @@ def _results_paths(e: Entry, folder: Path, plan: Path) -> list[tuple[str, Path, 
     return out
 
 
-def _git_order(e: Entry, folder: Path, plan: Path | None, read: LedgerRead) -> AuditRow:
+def _git_order(e: Entry, folder: Path, plan: Path | None, read: History) -> AuditRow:
     if plan is None:
         return AuditRow(e.id, "git-order", SKIP, "no plan file")
     repo = gitlog.toplevel(folder if folder.is_dir() else plan.parent)
@@ -318,7 +304,7 @@ def _git_order(e: Entry, folder: Path, plan: Path | None, read: LedgerRead) -> A
                                            + ", ".join(checked))
 
 
-def _sealed_commit(repo: Path, plan: Path, e: Entry, read: LedgerRead) -> str | None:
+def _sealed_commit(repo: Path, plan: Path, e: Entry, read: History) -> str | None:
     """The first commit holding the plan as first sealed (its first lock's hash), else the
     commit that added the file."""
     for digest in _lock_hashes(e, read):
@@ -328,6 +314,5 @@ def _sealed_commit(repo: Path, plan: Path, e: Entry, read: LedgerRead) -> str | 
     return None
 
 
-def _lock_hashes(e: Entry, read: LedgerRead) -> list[str]:
-    hashes = [r["data"].get("plan_sha256") for r in _locks(read.records)]
-    return [h for h in hashes if h] or ([e.plan_sha256] if e.plan_sha256 else [])
+def _lock_hashes(e: Entry, read: History) -> list[str]:
+    return read.lock_hashes() or ([e.plan_sha256] if e.plan_sha256 else [])

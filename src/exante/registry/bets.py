@@ -20,7 +20,7 @@ from ..bets.outcome import BetOutcome, outcome
 from ..bets.record import results_path
 from ..errors import ExanteError, InputError
 from ..families import bet as family
-from ..history import History
+from ..history import History, as_history
 from .catalogue import Catalogue, Entry, _finish, _rel
 from .discover import BET_RE, Found, module_docstring
 
@@ -77,7 +77,7 @@ def bet_entry(found: Found, root: Path, cat: Catalogue, full: bool) -> Entry:
     except (ExanteError, InputError) as exc:
         entry.problems.append(f"bet module: {exc}")
     _finish(entry, found.folder, cat, full)
-    result = outcome(History(cat.reads[entry.folder].records))
+    result = outcome(cat.reads[entry.folder])
     if result.judged:
         _apply_outcome(entry, result)
     else:
@@ -146,7 +146,7 @@ def results_findings(module: Path, records: list[dict[str, Any]]) -> tuple[str, 
     path, payload = found
     if not isinstance(payload, dict):
         return "FAIL", f"{path.name} is not a JSON object"
-    history = History(records)
+    history = as_history(records)
     if family.has_criteria(module) or history.lock() and history.lock().data.get("bet"):
         return _judged_findings(path, payload, history)
     return _legacy_findings(path, payload, history)

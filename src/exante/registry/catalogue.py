@@ -16,9 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import ledger as L
 from .. import seal
 from ..errors import ExanteError, InputError
+from ..events import Event
+from ..history import History
+from ..verdicts import Verdict
 from ..results import ResultError, read_result
 from .discover import BET_RE, Found, discover
 from .postmortem import MISSING, postmortem_status
@@ -55,7 +57,7 @@ class Entry:
     caveats: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    retrospective: bool = False  # runs imported after the lock (interop.retro): not pre-registered
+    retrospective: bool = False  # runs imported after the lock (History.retrospective)
     bet: dict[str, Any] | None = None  # a bet exante judged: its runs, controls, scope (bets.py)
     findings: list[dict[str, str]] = field(default_factory=list)  # per factor (or arm): verdict, effect, CI
     plan_text: str | None = field(default=None, repr=False)
@@ -92,23 +94,14 @@ class Entry:
         return d
 
 
-@dataclass(frozen=True)
-class LedgerRead:
-    """One experiment's ledger as the catalogue read it (once), for the audit to reuse."""
-
-    exists: bool
-    records: list[dict[str, Any]]  # verified; else unverified when the chain broke; else []
-    torn: bytes = b""
-    error: str | None = None  # why the chain did not verify
-
-
 @dataclass
 class Catalogue:
     root: Path
     entries: list[Entry]
     problems: list[str] = field(default_factory=list)
-    # per entry folder: its ledger read and loaded plan, so no later step reads them again
-    reads: dict[str, LedgerRead] = field(default_factory=dict, repr=False)
+    # per entry folder: its ledger's History (read once) and loaded plan, so no later step
+    # reads them again
+    reads: dict[str, History] = field(default_factory=dict, repr=False)
     plans: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def by_id(self, experiment_id: str) -> Entry | None:
@@ -147,47 +140,36 @@ def _rung_key(rung: Any) -> tuple:
 # ---------------------------------------------------------------- reading one experiment
 
 
-def _read(folder: Path, entry: Entry, full: bool) -> LedgerRead:
-    ledger = L.Ledger(folder / "ledger.jsonl")
-    if not ledger.exists():
-        return LedgerRead(False, [])
-    try:
-        scan = ledger.scan(verify=True, full=full)
-        return LedgerRead(True, scan.records, scan.torn)
-    except ExanteError as exc:
-        entry.problems.append(f"ledger: {exc} (run `exante audit`)")
-        try:
-            return LedgerRead(True, ledger.records(verify=False), error=str(exc))
-        except ExanteError:
-            return LedgerRead(True, [], error=str(exc))
+def _read(folder: Path, entry: Entry, full: bool) -> History:
+    """The experiment's ledger, read once; a broken chain is a problem on the entry, and its
+    records are still shown unverified (`History.error` says why)."""
+    history = History.read(folder / "ledger.jsonl", tolerant=True, full=full)
+    if history.error is not None:
+        entry.problems.append(f"ledger: {history.error} (run `exante audit`)")
+    return history
 
 
-def _apply_ledger(entry: Entry, records: list[dict[str, Any]]) -> None:
-    locks = [r for r in records if r["event"] in (L.LOCKED, L.AMENDED)]
-    entry.locked = bool(locks)
-    if locks:
-        entry.plan_sha256 = entry.plan_sha256 or locks[-1]["data"].get("plan_sha256")
-    entry.amendments = sum(r["event"] == L.AMENDED for r in records)
-    from ..interop.retro import retrospective
-
-    entry.retrospective = retrospective(records) is not None
-    entry.deviated = any(r["event"] == L.AMENDED and (r["data"].get("after_runs")
-                                                      or r["data"].get("after_kill"))
-                         for r in records)
-    kills = [r for r in records if r["event"] == L.KILLED]
-    if kills:
-        entry.kill = dict(kills[-1]["data"])
-    decided = [r for r in records if r["event"] == L.DECIDED]
-    if decided:
-        last = decided[-1]["data"]
-        entry.verdict, entry.tier = last.get("verdict"), last.get("tier")
+def _apply_ledger(entry: Entry, history: History) -> None:
+    lock = history.lock()
+    entry.locked = lock is not None
+    if lock is not None:
+        entry.plan_sha256 = entry.plan_sha256 or history.sealed_hash
+    entry.amendments = len(history.amendments())
+    entry.retrospective = history.retrospective() is not None
+    entry.deviated = history.deviated
+    kill = history.last(Event.KILLED)
+    if kill is not None:
+        entry.kill = dict(kill.data)
+    decided = history.last(Event.DECIDED)
+    if decided is not None:
+        entry.verdict, entry.tier = decided.data.get("verdict"), decided.data.get("tier")
         entry.verdict_source = "ledger (DECIDED record; result.json missing)"
-        entry.caveats = list(last.get("caveats") or [])
-    elif kills:
-        entry.verdict, entry.verdict_source = "KILL", "ledger (KILLED record)"
-    elif any(r["event"] in (L.RUN_OK, L.RUN_FAILED) for r in records):
+        entry.caveats = list(decided.data.get("caveats") or [])
+    elif kill is not None:
+        entry.verdict, entry.verdict_source = Verdict.KILL, "ledger (KILLED record)"
+    elif history.terminal():
         entry.verdict, entry.verdict_source = "NO RESULT", "ledger (runs, not decided)"
-    elif locks:
+    elif lock is not None:
         entry.verdict, entry.verdict_source = "REGISTERED", "ledger (locked, not run)"
 
 
@@ -281,9 +263,8 @@ def _rules(plan) -> list[str]:
 
 
 def _finish(entry: Entry, folder: Path, cat: Catalogue, full: bool) -> None:
-    read = cat.reads[entry.folder] = _read(folder, entry, full)
-    records = read.records
-    _apply_ledger(entry, records)
+    history = cat.reads[entry.folder] = _read(folder, entry, full)
+    _apply_ledger(entry, history)
     _apply_result(entry, folder)
     postmortem = postmortem_status(folder)
     if entry.killed:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
-from .. import ledger as L
-from ..history import History
+from ..events import TERMINAL, Event
+from ..history import History, as_history
 from . import view
 
 Result = Mapping[str, Any]
@@ -34,7 +34,7 @@ Result = Mapping[str, Any]
 def design_runs(records: "History | Iterable[Mapping[str, Any]]") -> list[Mapping[str, Any]]:
     """The latest finished record of each baseline/arm run (traps and τ are not design cells),
     as the History answers it."""
-    history = records if isinstance(records, History) else History(records)
+    history = as_history(records)
     return [r.data for r in history.terminal().values()
             if r.ok and r.data.get("role") in ("baseline", "arm")]
 
@@ -260,9 +260,10 @@ class Compute:
     load1: tuple[float, ...] = ()
 
 
-def compute(records: Sequence[Mapping[str, Any]]) -> Compute:
-    finished = [r for r in records if r.get("event") in (L.RUN_OK, L.RUN_FAILED)]
-    data = [r["data"] for r in finished]
+def compute(records: "History | Sequence[Mapping[str, Any]]") -> Compute:
+    history = as_history(records)
+    finished = history.of(*TERMINAL)
+    data = [r.data for r in finished]
     env = [d.get("env") or {} for d in data]
     cpus = tuple(dict.fromkeys(str(e["cpu"]) for e in env if e.get("cpu")))
     gpus = tuple(dict.fromkeys(str(g) for e in env for g in _as_list(e.get("gpu") or
@@ -270,13 +271,13 @@ def compute(records: Sequence[Mapping[str, Any]]) -> Compute:
     packages: dict[str, str] = {}
     for e in env:
         packages.update({str(k): str(v) for k, v in (e.get("packages") or {}).items()})
-    sweeps = [r["data"] for r in records if r.get("event") == "SWEEP_STARTED"]
-    starts = [r for r in records if r.get("event") in ("SWEEP_STARTED", "RUN_STARTED")]
+    sweeps = [r.data for r in history.of(Event.SWEEP_STARTED)]
+    starts = history.of(Event.SWEEP_STARTED, Event.RUN_STARTED)
     elapsed = None
     if starts and finished:
         try:
-            t0 = datetime.fromisoformat(starts[0]["ts"])
-            t1 = datetime.fromisoformat(finished[-1]["ts"])
+            t0 = datetime.fromisoformat(starts[0].ts)
+            t1 = datetime.fromisoformat(finished[-1].ts)
             elapsed = max(0.0, (t1 - t0).total_seconds())
         except (KeyError, ValueError):
             elapsed = None

@@ -102,4 +102,4 @@ def build(inputs: ReportInputs) -> Ctx:
 
     runs = derived.design_runs(inputs.history or inputs.records)
     return Ctx(inputs=inputs, u=units_for(inputs.result), cite=Citations(), runs=runs,
-               compute=derived.compute(inputs.records), levels=factor_levels(inputs.result))
+               compute=derived.compute(inputs.ledger), levels=factor_levels(inputs.result))

@@ -140,10 +140,7 @@ def _dataset(ctx: Ctx) -> str | None:
 
 
 def _fingerprints(ctx: Ctx) -> dict[str, str]:
-    for rec in ctx.inputs.records:
-        if rec["event"] == "LOCKED":
-            return dict(rec["data"].get("fingerprints") or {})
-    return {}
+    return ctx.inputs.ledger.fingerprints  # the lock in force (an amendment re-records them)
 
 
 def setup(ctx: Ctx) -> Section:

@@ -412,10 +412,7 @@ def threats(ctx: Ctx) -> Section:
 
 def reproducibility(ctx: Ctx) -> Section:
     r, inputs = ctx.r, ctx.inputs
-    prints = {}
-    for rec in inputs.records:
-        if rec["event"] == "LOCKED":
-            prints = dict(rec["data"].get("fingerprints") or {})
+    prints = inputs.ledger.fingerprints  # the lock in force
     name = inputs.plan_path.name
     cmds = [f"exante verify {name}", f"exante run {name}", f"exante decide {name}",
             f"exante report {name} --paper --deck"]
