@@ -56,3 +56,18 @@ def test_the_module_does_not_shadow_the_public_exante_result():
     import exante.results  # noqa: F401
 
     assert callable(exante.result)  # the API's exante.result(ID), not a module
+
+
+def test_what_only_json_reads_still_reads(tmp_path):
+    """result.json is read with orjson; json.dumps's NaN/Infinity tokens and integers past
+    64 bits (which orjson refuses) fall back to json, with the same values."""
+    path = OLD[0]
+    raw = json.loads(path.read_text())
+    raw["extra"] = {"nan": float("nan"), "inf": float("inf"), "big": 2 ** 70}
+    (tmp_path / "result.json").write_text(json.dumps(raw))
+    result = read_result(tmp_path)
+    assert result["extra"]["big"] == 2 ** 70 and result["extra"]["inf"] == float("inf")
+    assert result["extra"]["nan"] != result["extra"]["nan"]
+    (tmp_path / "result.json").write_bytes(b"\xff not utf-8")
+    with pytest.raises(ResultError, match="not a readable result file"):
+        read_result(tmp_path)

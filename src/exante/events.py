@@ -38,9 +38,9 @@ TERMINAL = (Event.RUN_OK, Event.RUN_FAILED)
 LOCK_EVENTS = (Event.LOCKED, Event.AMENDED)
 
 
+_BY_NAME: dict[str, Event] = {e.value: e for e in Event}
+
+
 def as_event(name: str) -> Event | str:
     """The `Event` of a name; a name this version does not know stays a plain string."""
-    try:
-        return Event(name)
-    except ValueError:
-        return name
+    return _BY_NAME.get(name, name) if isinstance(name, str) else name

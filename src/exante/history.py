@@ -46,9 +46,11 @@ class Record:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "Record":
-        return cls(seq=raw.get("seq", -1), event=as_event(raw["event"]),
-                   data=raw.get("data") or {}, ts=raw.get("ts", ""), prev=raw.get("prev", ""),
-                   hash=raw.get("hash", ""))
+        record = object.__new__(cls)  # the frozen __init__'s six setattr calls, at a third
+        record.__dict__.update(seq=raw.get("seq", -1), event=as_event(raw["event"]),
+                               data=raw.get("data") or {}, ts=raw.get("ts", ""),
+                               prev=raw.get("prev", ""), hash=raw.get("hash", ""))
+        return record
 
     def to_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "ts": self.ts, "event": str(self.event), "data": self.data,

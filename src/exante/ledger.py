@@ -81,7 +81,15 @@ class Ledger:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self._lock = FileLock(str(self.path) + ".lock")
+        self._filelock: FileLock | None = None
+
+    @property
+    def _lock(self) -> FileLock:
+        """The append lock, made on the first append (a catalogue reads a thousand ledgers and
+        appends to none)."""
+        if self._filelock is None:
+            self._filelock = FileLock(str(self.path) + ".lock")
+        return self._filelock
 
     def exists(self) -> bool:
         return self.path.is_file() and self.path.stat().st_size > 0

@@ -51,12 +51,22 @@ def path_for(ledger: Path) -> Path:
     return ledger.with_name(ledger.name + SUFFIX)
 
 
-def _key_file() -> Path:
+def state_dir() -> Path:
+    """exante's per-user state folder, outside any registry."""
     base = os.environ.get("EXANTE_STATE_DIR")
     if base:
-        return Path(base) / "checkpoint.key"
+        return Path(base)
     state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(state) / "exante" / "checkpoint.key"
+    return Path(state) / "exante"
+
+
+def _key_file() -> Path:
+    return state_dir() / "checkpoint.key"
+
+
+def state_key(create: bool) -> bytes | None:
+    """This machine's key for what exante keeps to go faster (checkpoints, the plan cache)."""
+    return _key(create)
 
 
 def _key(create: bool) -> bytes | None:

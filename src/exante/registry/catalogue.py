@@ -12,7 +12,7 @@ grouped per ladder in rung order.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from ..history import History
 from ..verdicts import Verdict
 from ..results import ResultError, read_result
 from .discover import BET_RE, Found, discover
+from .plan_cache import PlanCache
 from .postmortem import MISSING, postmortem_status
 
 RESULT = "result.json"
@@ -61,6 +62,7 @@ class Entry:
     bet: dict[str, Any] | None = None  # a bet exante judged: its runs, controls, scope (bets.py)
     findings: list[dict[str, str]] = field(default_factory=list)  # per factor (or arm): verdict, effect, CI
     plan_text: str | None = field(default=None, repr=False)
+    report_files: tuple[str, ...] = field(default=(), repr=False)  # report.html/.md present
 
     @property
     def killed(self) -> bool:
@@ -87,11 +89,15 @@ class Entry:
         return f"RETRACTED (was {v})" if self.retracted else v
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("plan_text")
+        # shallow: the fields are JSON values already (asdict's deep copy was a tenth of a
+        # rollup of 1,000 experiments); nothing mutates what this returns
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_JSON}
         d["display_verdict"] = self.display_verdict
         d["killed"] = self.killed
         return d
+
+
+_NOT_JSON = ("plan_text", "report_files")  # what Entry.to_dict leaves out
 
 
 @dataclass
@@ -102,7 +108,8 @@ class Catalogue:
     # per entry folder: its ledger's History (read once) and loaded plan, so no later step
     # reads them again
     reads: dict[str, History] = field(default_factory=dict, repr=False)
-    plans: dict[str, Any] = field(default_factory=dict, repr=False)
+    plans: dict[str, Any] = field(default_factory=dict, repr=False)  # only when not cached
+    cache: PlanCache | None = field(default=None, repr=False)  # rollup's plan fields (not audit)
 
     def by_id(self, experiment_id: str) -> Entry | None:
         return next((e for e in self.entries if e.id == experiment_id), None)
@@ -238,15 +245,22 @@ def _plan_entry(found: Found, root: Path, cat: Catalogue, full: bool) -> Entry:
         entry.plan_sha256 = seal.inspect(found.path).stored
     except ExanteError as exc:
         entry.problems.append(f"plan: {exc}")
-    try:
-        plan = load_plan(found.path)
-        cat.plans[entry.folder] = plan
-        entry.id, entry.hypothesis = plan.experiment_id, plan.hypothesis
-        entry.retracts = [dict(r) for r in plan.retracts]
-        entry.ladder = dict(plan.ladder)
-        entry.rules = _rules(plan)
-    except ExanteError as exc:
-        entry.problems.append(f"plan does not load: {exc}")
+    fields = cat.cache.get(entry.plan_text) if cat.cache and entry.plan_text else None
+    if fields is None:
+        try:
+            plan = load_plan(found.path)
+            cat.plans[entry.folder] = plan
+            fields = {"experiment_id": plan.experiment_id, "hypothesis": plan.hypothesis,
+                      "retracts": [dict(r) for r in plan.retracts], "ladder": dict(plan.ladder),
+                      "rules": _rules(plan)}
+            if cat.cache and entry.plan_text:
+                cat.cache.put(entry.plan_text, fields)
+        except ExanteError as exc:
+            entry.problems.append(f"plan does not load: {exc}")
+    if fields is not None:
+        entry.id, entry.hypothesis = fields["experiment_id"], fields["hypothesis"]
+        entry.retracts = [dict(r) for r in fields["retracts"]]
+        entry.ladder, entry.rules = dict(fields["ladder"]), list(fields["rules"])
     _finish(entry, folder, cat, full)
     return entry
 
@@ -271,13 +285,17 @@ def _finish(entry: Entry, folder: Path, cat: Catalogue, full: bool) -> None:
         entry.postmortem = postmortem
     elif postmortem != MISSING:
         entry.postmortem = postmortem + " (not required)"
-    for name in ("report.html", "report.md"):
-        if (folder / name).is_file():
-            entry.report = name if entry.folder == "." else f"{entry.folder}/{name}"
-            break
+    entry.report_files = tuple(n for n in ("report.html", "report.md") if (folder / n).is_file())
+    if entry.report_files:
+        name = entry.report_files[0]
+        entry.report = name if entry.folder == "." else f"{entry.folder}/{name}"
 
 
 def _rel(path: Path, root: Path) -> str:
+    try:  # what `discover` found is spelled under `root` already: no filesystem call
+        return Path(path).relative_to(root).as_posix() or "."
+    except ValueError:
+        pass
     try:
         return Path(path).resolve().relative_to(Path(root).resolve()).as_posix() or "."
     except ValueError:
@@ -301,15 +319,18 @@ def _orphan_entry(found: Found, root: Path, cat: Catalogue, full: bool) -> Entry
 def build_catalogue(root: Path | str, *, full_verify: bool = False) -> Catalogue:
     """Read every experiment under `root` (each plan and ledger once) and resolve
     retractions. Never raises for one broken experiment: its problems are listed on its
-    entry. `full_verify` checks every ledger from its genesis, ignoring checkpoints."""
+    entry. `full_verify` (the audit) checks every ledger from its genesis, ignoring
+    checkpoints, and parses every plan, ignoring the plan cache (`plan_cache`)."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: no such registry folder")
     from .bets import bet_entry
 
     makers = {"plan": _plan_entry, "bet": bet_entry, "orphan": _orphan_entry}
-    cat = Catalogue(root, [])
+    cat = Catalogue(root, [], cache=None if full_verify else PlanCache.load(root))
     entries = [makers[f.kind](f, root, cat, full_verify) for f in discover(root)]
+    if cat.cache is not None:
+        cat.cache.save()
     entries.sort(key=lambda e: natural_key(e.id))
     cat.entries = entries
     _resolve_retractions(cat)
