@@ -11,6 +11,8 @@ from enum import StrEnum
 
 
 class Verdict(StrEnum):
+    """A verdict, a tier or a per-factor finding, spelled as result.json stores it."""
+
     # seed 000, threshold and factorial studies
     PASS = "PASS"
     FAIL = "FAIL"

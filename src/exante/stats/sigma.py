@@ -18,15 +18,7 @@ from exante.errors import InputError
 from exante.stats._common import (Direction, StatFlag, clean_sd, flags_tuple, record_dict,
                                   sign_of, split_finite)
 from exante.stats.effect import protocol_sigma, welch
-
-
-class Verdict(str, Enum):
-    """Seed-003 verdicts; INCONCLUSIVE when z is undefined (never a WINNER)."""
-
-    WINNER = "WINNER"
-    NEUTRAL = "NEUTRAL"
-    LOSER = "LOSER"
-    INCONCLUSIVE = "INCONCLUSIVE"
+from exante.verdicts import Verdict  # the one Verdict enum (WINNER / NEUTRAL / LOSER / ...)
 
 
 class Tier(str, Enum):
