@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -26,8 +27,23 @@ DIRECTIONS = ("higher", "lower")
 RULES = ("threshold", "tiers", "sigma", "factorial")  # the built-in families (`exante.families`)
 DECISION_KEYS = ("rule", "acceptance", "strict", "lenient", "catastrophic", "sigma", "threshold",
                  "smallest_effect", "sigma_guess", "equivalence_margin")  # every family's keys
-TRAP_EXPECT = ("worse", "no_effect", "check")
-FAILURE_POLICIES = ("exclude", "count_as_worst")
+class TrapExpect(StrEnum):
+    """What a trap cell registers it must show (compares equal to its YAML spelling)."""
+
+    WORSE = "worse"  # worse than the baseline, by the primary metric's direction
+    NO_EFFECT = "no_effect"  # equivalent to the baseline within `margin` (TOST)
+    CHECK = "check"  # a registered rule expression over the cell
+
+
+class FailurePolicy(StrEnum):
+    """What a failed run counts as in the analysis (`failures.policy`)."""
+
+    EXCLUDE = "exclude"
+    COUNT_AS_WORST = "count_as_worst"
+
+
+TRAP_EXPECT = tuple(e.value for e in TrapExpect)
+FAILURE_POLICIES = tuple(p.value for p in FailurePolicy)
 UNTRAINED_POLICIES = ("exclude", "keep", "count_as_worst")  # failures.untrained
 SPLITS = ("train", "validation", "test")  # metrics.*.split: which data a metric is measured on
 
@@ -50,7 +66,7 @@ class Trap:
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
-    expect: str | None = None  # worse | no_effect | check
+    expect: TrapExpect | None = None
     check: str | None = None  # rule expression over `cell` (and baseline) when expect == check
     margin: float | None = None  # equivalence margin for no_effect
     description: str | None = None
@@ -150,7 +166,7 @@ class Analysis:
 
 @dataclass(frozen=True)
 class Failures:
-    policy: str = "exclude"
+    policy: FailurePolicy = FailurePolicy.EXCLUDE
     worst: float | None = None
     retries: int = 0
     untrained_if: str | None = None  # a run rule (rules.parse_run_rule): the run ran, did not train

@@ -12,8 +12,10 @@ from typing import Any, Mapping
 
 from .errors import PlanError
 from .spec import (DECISION_KEYS, DIRECTIONS, FAILURE_POLICIES, ID_RE, SPLITS, TARGET_RE,
-                   TRAP_EXPECT, UNTRAINED_POLICIES, DataFile, Decision, Design, Failures,
-                   KillRule, Metric, SeedProtocol, Tau, Tiers, Trap, TrialSpec)
+                   TRAP_EXPECT, UNTRAINED_POLICIES, DataFile, Decision, Design, FailurePolicy,
+                   Failures, KillRule, Metric, SeedProtocol, Tau, Tiers, Trap, TrapExpect,
+                   TrialSpec)
+from .trialspec import TrialKind
 from .spec_reader import _Reader, _is_scalar, _keys
 
 
@@ -139,7 +141,7 @@ def _trial(r: _Reader, node: Any) -> tuple[TrialSpec, dict[str, float]]:
                  for k, v in r.mapping(t.get("resources"), "trial.resources",
                                        ("cpus", "gpus")).items()}
     spec = TrialSpec(
-        kind=kind, target=target, argv=argv, metric_regex={k: str(v) for k, v in regex.items()},
+        kind=TrialKind(kind), target=target, argv=argv, metric_regex={k: str(v) for k, v in regex.items()},
         metric_json=r.string(t.get("metrics_json"), "trial.metrics_json"),
         timeout_s=r.number(t.get("timeout"), "trial.timeout", low=0),
         cleanup=_strings(r, t.get("cleanup"), "trial.cleanup"),
@@ -203,7 +205,8 @@ def _traps(r: _Reader, node: Any, path: str) -> tuple[Trap, ...]:
         if expect == "no_effect" and margin is None:
             raise PlanError("expect: no_effect needs a registered equivalence `margin` (TOST); "
                             "without one 'no effect' cannot be shown", file=r.file, path=where)
-        traps.append(Trap(name, r.scalars(t.get("params"), f"{where}.params"), expect, check,
+        traps.append(Trap(name, r.scalars(t.get("params"), f"{where}.params"),
+                          TrapExpect(expect) if expect else None, check,
                           margin, r.string(t.get("description"), f"{where}.description"),
                           _prose(r, t.get("expected_outcome"), f"{where}.expected_outcome")))
     return tuple(traps)
@@ -338,7 +341,8 @@ def _failures(r: _Reader, node: Any, metrics: tuple = ()) -> Failures:
         raise PlanError("count_as_worst needs `worst:` (the value a failed run scores)",
                         file=r.file, path="failures.worst")
     when, untrained = _untrained(r, f, metrics, worst)
-    return Failures(policy, worst, r.integer(f.get("retries"), "failures.retries", 0, high=100),
+    return Failures(FailurePolicy(policy), worst,
+                    r.integer(f.get("retries"), "failures.retries", 0, high=100),
                     when, untrained)
 
 

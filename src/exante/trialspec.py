@@ -8,14 +8,24 @@ loads nothing but this.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Mapping
+
+
+class TrialKind(StrEnum):
+    """How a trial is called (the plan's `trial:` key). Compares equal to its YAML spelling."""
+
+    PYTHON = "python"  # target(params, seed, ctx) -> metrics, once per run
+    BATCHED = "batched"  # target(runs, ctx) -> metrics per run, a batch of runs per call
+    COMMAND = "command"  # an argv template, metrics from stdout (regex) or a JSON file
+    HYDRA = "hydra"  # a Hydra task function, composed from its config (interop.hydra)
 
 
 @dataclass(frozen=True)
 class TrialSpec:
     """What the plan says to call. Exactly one of `target` (python/batched) or `argv` (command)."""
 
-    kind: str  # "python" | "batched" | "command" | "hydra" (target = the task function)
+    kind: TrialKind  # (target = the task function for hydra)
     target: str | None = None  # "package.module:function"
     argv: tuple[str, ...] = ()  # command template, one token per element; never a shell
     metric_regex: Mapping[str, str] = field(default_factory=dict)  # metric -> regex, group 1 = value
@@ -28,3 +38,6 @@ class TrialSpec:
     group_by: tuple[str, ...] = ()  # batched: runs with equal values of these params share a call
     max_batch: int = 64
     hydra: Mapping[str, str] = field(default_factory=dict)  # kind "hydra": config_path, config_name
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", TrialKind(self.kind))  # "python" -> TrialKind.PYTHON
