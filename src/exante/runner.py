@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
@@ -27,13 +26,14 @@ from .blinding import during_sweep, shown_metrics
 from .design import STAGE2, RunKey, expand
 from .errors import FingerprintError, InputError, RefusedError, SweepInterrupted
 from .events import TERMINAL, Event
-from .executors import ExecutorOptions, make_executor
+from .executors import make_executor
 from .experiment import open_experiment
 from .history import History, Record
 from .paths import experiment_dir, ledger_path, run_dir
+from .runner_tasks import Costs, build_tasks, executor_options, request
 from .spec import Plan
 from .sweep_signals import stop_on_signals
-from .trials import Outcome, RunRequest, Task, cleanup
+from .trials import Outcome, Task, cleanup
 
 
 class Progress(Protocol):
@@ -175,6 +175,7 @@ class _Sweep:
         self._pending: list[tuple[str, dict[str, Any]]] = []
         self._after_write: list[Callable[[], None]] = []
         self.blind = during_sweep(plan)  # progress shows no test-split metric
+        self.costs = Costs(plan.trial, self.records)  # measured run times: longest first
 
     # -- top level
     def go(self) -> SweepReport:
@@ -290,25 +291,9 @@ class _Sweep:
         return str(self._runs_root / run_id)
 
     def _tasks(self, keys: list[RunKey]) -> list[tuple[Task, list[RunKey]]]:
-        trial = self.plan.trial
-        groups: dict[Any, list[RunKey]] = {}
-        for key in keys:
-            if trial.kind == "batched":
-                gkey = tuple(repr(key.params.get(p)) for p in trial.group_by)
-            else:
-                gkey = key.run_id
-            groups.setdefault(gkey, []).append(key)
-        tasks = []
-        metric_names = (self.plan.primary.name,)
-        for members in groups.values():
-            for i in range(0, len(members), trial.max_batch):
-                chunk = members[i:i + trial.max_batch]
-                runs = tuple(RunRequest(k.run_id, k.role, k.cell, k.stage, k.seed, dict(k.params),
-                                        self._run_dir(k.run_id)) for k in chunk)
-                task = Task(chunk[0].run_id, trial, runs, str(self.plan.folder.resolve()),
-                            metric_names, self.options.threads)
-                tasks.append((task, chunk))
-        return tasks
+        """The tasks for `keys`, longest first where their cost was measured (`runner_tasks`)."""
+        tasks = build_tasks(self.plan, keys, self._run_dir, self.options.threads)
+        return self.costs.longest_first(tasks)
 
     def _execute(self, keys: list[RunKey]) -> bool:
         if self.options.max_runs is not None:
@@ -319,11 +304,8 @@ class _Sweep:
             return False
         tasks = self._tasks(keys)
         by_id = {k.run_id: k for k in keys}
-        opts = ExecutorOptions(workers=self.options.workers, threads=self.options.threads,
-                               cpus=self.plan.resources.get("cpus", 1.0),
-                               gpus=self.plan.resources.get("gpus", 0.0),
-                               max_retries=self.plan.failures.retries, extra=self.options.extra)
-        executor = make_executor(self.options.executor, opts)
+        executor = make_executor(self.options.executor, executor_options(
+            self.plan, self.options.workers, self.options.threads, self.options.extra))
         queue = list(reversed(tasks))
         killed = False
         try:
@@ -374,6 +356,7 @@ class _Sweep:
         if outcome.ok:
             event = L.RUN_OK
             self.report.ok += 1
+            self.costs.add(key, outcome.wall_s)
         else:
             event = L.RUN_FAILED
             data.update(error=outcome.error, error_kind=outcome.error_kind)
@@ -383,8 +366,7 @@ class _Sweep:
         self.results[key.run_id] = Record(-1, event, data)  # the kill rules see it now
         self.report.ran += 1
         if self.plan.trial.cleanup:  # only once the result is on disk
-            req = RunRequest(key.run_id, key.role, key.cell, key.stage, key.seed, dict(key.params),
-                             self._run_dir(key.run_id))
+            req = request(key, self._run_dir(key.run_id))
             self._after_write.append(lambda: cleanup(self.plan.trial, req, self.plan.folder))
         shown = replace(outcome, metrics=shown_metrics(self.blind, outcome.metrics))
         self._after_write.append(lambda: self.progress.advance(key, shown))

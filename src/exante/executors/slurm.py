@@ -41,7 +41,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections import deque
@@ -53,10 +52,11 @@ from ..errors import InputError, require
 from ..trials import Outcome, Task, failed
 from ._deadline import execute_with_deadline
 from .base import Executor
+from .slurm_local import kill_local_job, local_state
+from .slurm_options import KNOWN_OPTIONS, load_settings
 
-_SBATCH_KEYS = ("partition", "time_min", "cpus_per_task", "gpus_per_task", "mem_gb", "account",
-                "qos", "constraint", "setup")
-KNOWN_OPTIONS = ("cluster", "folder", "poll_s", "profile", *_SBATCH_KEYS)
+__all__ = ["ACTIVE_STATES", "KNOWN_OPTIONS", "SlurmExecutor", "SlurmTrial", "load_settings"]
+
 ACTIVE_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "REQUEUE_FED",
                  "REQUEUE_HOLD", "RESIZING", "SUSPENDED", "STAGE_OUT", "SIGNALING", "STOPPED",
                  "RESV_DEL_HOLD", "POWER_UP_NODE"}
@@ -75,53 +75,6 @@ class SlurmTrial:
         from submitit.helpers import DelayedSubmission
 
         return DelayedSubmission(self, task)  # the task starts over; its run folder is kept
-
-
-# ---------------------------------------------------------------- options
-
-
-def load_settings(extra: dict[str, Any]) -> dict[str, Any]:
-    """`extra` merged over its `profile` file, checked key by key."""
-    settings: dict[str, Any] = {}
-    if extra.get("profile"):
-        settings.update(_read_profile(Path(extra["profile"])))
-    settings.update({k: v for k, v in extra.items() if k != "profile"})
-    unknown = sorted(set(settings) - set(KNOWN_OPTIONS))
-    if unknown:
-        raise InputError(f"slurm executor: unknown option(s) {unknown}; expected some of "
-                         f"{', '.join(KNOWN_OPTIONS)}")
-    for key in ("time_min", "poll_s", "mem_gb"):
-        if key in settings and not (_is_number(settings[key]) and settings[key] > 0):
-            raise InputError(f"slurm executor: {key}: expected a positive number, "
-                             f"got {settings[key]!r}")
-    for key in ("cpus_per_task", "gpus_per_task"):
-        if key in settings and not (isinstance(settings[key], int) and settings[key] >= 0):
-            raise InputError(f"slurm executor: {key}: expected a whole number, "
-                             f"got {settings[key]!r}")
-    if settings.get("cluster", "slurm") not in ("slurm", "local", "auto"):
-        raise InputError(f"slurm executor: cluster: expected slurm, local or auto, "
-                         f"got {settings['cluster']!r}")
-    return settings
-
-
-def _read_profile(path: Path) -> dict[str, Any]:
-    import yaml  # JSON is YAML too
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"slurm executor: profile {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise InputError(f"slurm executor: profile {path}: not valid YAML or JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise InputError(f"slurm executor: profile {path}: expected a mapping of options")
-    if "profile" in data:
-        raise InputError(f"slurm executor: profile {path}: a profile cannot name another profile")
-    return data
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # ---------------------------------------------------------------- job bookkeeping
@@ -320,7 +273,7 @@ class SlurmExecutor(Executor):
     def _states(self) -> dict[str, tuple[str, str]]:
         """job id -> (state, reason) for this user's jobs that Slurm still knows."""
         if self._cluster == "local":
-            return {job_id: _local_state(job.handle) for job_id, job in self._jobs.items()}
+            return {job_id: local_state(job.handle) for job_id, job in self._jobs.items()}
         command = ["squeue", "--states=all", "--noheader", "--array", "--format=%i|%T|%r",
                    f"--user={os.getuid()}"]
         try:
@@ -346,7 +299,7 @@ class SlurmExecutor(Executor):
         if cancel and self._jobs:
             if self._cluster == "local":
                 for job in self._jobs.values():
-                    _kill_local_job(job.handle)
+                    kill_local_job(job.handle)
             else:
                 ids = sorted({job_id.split("_")[0] for job_id in self._jobs})
                 subprocess.run(["scancel", *ids], capture_output=True, timeout=60)
@@ -366,50 +319,6 @@ def _default_time_min(tasks: list[Task]) -> float:
     if len(budgets) < len(tasks):
         return 24 * 60.0
     return math.ceil(max(budgets) / 60.0) + 2.0
-
-
-def _local_state(handle: Any) -> tuple[str, str]:
-    state = handle.get_info().get("jobState", "UNKNOWN")
-    if state == "RUNNING":
-        return "RUNNING", ""
-    return "FAILED", f"local job {state.lower()}"  # finished but wrote no result: it died
-
-
-def _kill_local_job(handle: Any) -> None:
-    """Kill a submitit local job: its controller and every process below it, by pid.
-
-    submitit's own cancel sends SIGINT, which does nothing when this process was
-    started with SIGINT ignored (nohup, a background job of a script), and which
-    a command trial in its own session would not get anyway.
-    """
-    process = getattr(handle, "_process", None)
-    if process is None or not Path("/proc").is_dir():
-        handle.cancel(check=False)
-        return
-    for pid in [process.pid, *_descendants(process.pid)]:  # all collected before any dies
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # gone meanwhile
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _tail(path: Path, lines: int = 15) -> str:

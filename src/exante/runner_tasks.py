@@ -1,0 +1,111 @@
+"""What the runner hands an executor (tasks, options), and in which order.
+
+A task is one run, or for a batched trial the runs that share their `group_by`
+values, in chunks of `max_batch`. Tasks go out longest first (LPT) when the
+ledger has measured what they cost, so the last worker is not left alone with
+the longest run at the end: the measurement is the `wall_s` of earlier RUN_OK
+records (a resumed sweep, a retry pass, stage 2 after stage 1) and, before any
+run, of the PILOT records measured before the lock. A task's cost is the mean
+measured time per run of its cost class (its cell; for a batched trial its
+group, which shares one call) times its number of runs; a task of a class never
+measured counts as the median class. With no measurement at all the plan's
+order is kept. Only when a run starts changes: run ids, seeds and parameters
+are the plan's, so results do not depend on the order.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any, Callable, Iterable, Mapping
+
+from .design import RunKey
+from .events import Event
+from .executors import ExecutorOptions
+from .history import Record
+from .spec import Plan
+from .trials import RunRequest, Task
+from .trialspec import TrialSpec
+
+
+def build_tasks(plan: Plan, keys: list[RunKey], run_dir: Callable[[str], str],
+                threads: int) -> list[tuple[Task, list[RunKey]]]:
+    """The tasks for `keys` in plan order, each with the run keys it carries."""
+    trial = plan.trial
+    groups: dict[Any, list[RunKey]] = {}
+    for key in keys:
+        gkey = _group(trial, key.params) if trial.kind == "batched" else key.run_id
+        groups.setdefault(gkey, []).append(key)
+    tasks = []
+    metric_names = (plan.primary.name,)
+    plan_dir = str(plan.folder.resolve())
+    for members in groups.values():
+        for i in range(0, len(members), trial.max_batch):
+            chunk = members[i:i + trial.max_batch]
+            runs = tuple(request(k, run_dir(k.run_id)) for k in chunk)
+            tasks.append((Task(chunk[0].run_id, trial, runs, plan_dir, metric_names, threads),
+                          chunk))
+    return tasks
+
+
+def request(key: RunKey, run_dir: str) -> RunRequest:
+    """What a worker gets to know about one run."""
+    return RunRequest(key.run_id, key.role, key.cell, key.stage, key.seed, dict(key.params),
+                      run_dir)
+
+
+def executor_options(plan: Plan, workers: int, threads: int, extra: dict[str, Any]
+                     ) -> ExecutorOptions:
+    """The executor's options: the sweep's workers and threads, the plan's resources and retries."""
+    return ExecutorOptions(workers=workers, threads=threads, cpus=plan.resources.get("cpus", 1.0),
+                           gpus=plan.resources.get("gpus", 0.0),
+                           max_retries=plan.failures.retries, extra=extra)
+
+
+def _group(trial: TrialSpec, params: Mapping[str, Any]) -> tuple:
+    return tuple(repr(params.get(p)) for p in trial.group_by)
+
+
+class Costs:
+    """Measured seconds per run, by cost class, from the ledger and from this sweep."""
+
+    def __init__(self, trial: TrialSpec, records: Iterable[Record] = ()):
+        self.trial = trial
+        self._ran: dict[Any, list[float]] = {}  # RUN_OK records: the registered runs themselves
+        self._piloted: dict[Any, list[float]] = {}  # PILOT records: measured before the lock
+        for record in records:
+            if record.event == Event.RUN_OK:
+                self._add(self._ran, record.data)
+            elif record.event == Event.PILOT and record.data.get("ok"):
+                self._add(self._piloted, record.data)
+
+    def _class(self, cell: Any, params: Mapping[str, Any]) -> Any:
+        return _group(self.trial, params) if self.trial.kind == "batched" else cell
+
+    def _add(self, into: dict[Any, list[float]], data: Mapping[str, Any]) -> None:
+        wall = data.get("wall_s")
+        if isinstance(wall, (int, float)) and not isinstance(wall, bool) and wall >= 0:
+            into.setdefault(self._class(data.get("cell"), data.get("params") or {}),
+                            []).append(float(wall))
+
+    def add(self, key: RunKey, wall_s: float | None) -> None:
+        """One more finished run of this sweep."""
+        self._add(self._ran, {"cell": key.cell, "params": key.params, "wall_s": wall_s})
+
+    def per_run(self) -> dict[Any, float]:
+        """Mean seconds per run of each measured class (RUN_OK over PILOT where both exist)."""
+        means = {c: statistics.fmean(w) for c, w in self._piloted.items()}
+        means.update((c, statistics.fmean(w)) for c, w in self._ran.items())
+        return means
+
+    def longest_first(self, tasks: list[tuple[Task, list[RunKey]]]
+                      ) -> list[tuple[Task, list[RunKey]]]:
+        """`tasks` by decreasing estimated cost; the plan's order for ties and without data."""
+        per_run = self.per_run()
+        if not per_run:
+            return tasks
+        unknown = statistics.median(per_run.values())
+
+        def cost(entry: tuple[Task, list[RunKey]]) -> float:
+            return sum(per_run.get(self._class(k.cell, k.params), unknown) for k in entry[1])
+
+        return sorted(tasks, key=cost, reverse=True)  # stable: equal costs keep plan order
