@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
@@ -30,9 +29,11 @@ from .executors import make_executor
 from .experiment import open_experiment
 from .history import History, Record
 from .paths import experiment_dir, ledger_path, run_dir
-from .runner_tasks import Costs, build_tasks, executor_options, request
+from .executors.base import Executor
+from .runner_tasks import Costs, build_tasks, executor_options, failed, request, role_counts
 from .spec import Plan
 from .sweep_signals import stop_on_signals
+from .trial_env import git_state  # noqa: F401  (also importable from here, its old home)
 from .trials import Outcome, Task, cleanup
 
 
@@ -77,21 +78,6 @@ class SweepReport:
 def terminal_records(records: Iterable[Record | dict[str, Any]]) -> dict[str, Record]:
     """The latest RUN_OK / RUN_FAILED record per run id (see `History.terminal`)."""
     return (records if isinstance(records, History) else History(records)).terminal()
-
-
-def git_state(folder: Path) -> dict[str, Any]:
-    """The git commit and dirty flag of the plan's repository (None outside git)."""
-    def git(*args: str) -> str | None:
-        try:
-            proc = subprocess.run(["git", "-C", str(folder), *args], capture_output=True,
-                                  text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return proc.stdout.strip() if proc.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": bool(dirty) if commit else None}
 
 
 # ---------------------------------------------------------------- the sweep
@@ -176,6 +162,7 @@ class _Sweep:
         self._after_write: list[Callable[[], None]] = []
         self.blind = during_sweep(plan)  # progress shows no test-split metric
         self.costs = Costs(plan.trial, self.records)  # measured run times: longest first
+        self._executor: Executor | None = None  # kept across phases when it is reusable
 
     # -- top level
     def go(self) -> SweepReport:
@@ -192,9 +179,12 @@ class _Sweep:
                                              "executor": self.options.executor,
                                              "workers": self.options.workers, **self.env_extra})
         todo = self._todo(keys)
-        self.progress.start(len(keys), len(keys) - len(todo), _role_counts(keys))
+        self.progress.start(len(keys), len(keys) - len(todo), role_counts(keys))
         try:
-            self._sweep(todo)
+            try:
+                self._sweep(todo)
+            finally:
+                self._close_executor(cancel=False)
         except FingerprintError as changed:  # sealed code changed mid-sweep: stop, say so
             self._flush()
             self.report.stopped = str(changed)
@@ -258,7 +248,7 @@ class _Sweep:
         killed = self._execute(keys)
         retries = self.plan.failures.retries
         while not killed and retries:
-            again = [k for k in keys if _failed(self.results.get(k.run_id))
+            again = [k for k in keys if failed(self.results.get(k.run_id))
                      and self.failures.get(k.run_id, 0) <= retries]
             if not again:
                 break
@@ -304,8 +294,9 @@ class _Sweep:
             return False
         tasks = self._tasks(keys)
         by_id = {k.run_id: k for k in keys}
-        executor = make_executor(self.options.executor, executor_options(
+        executor = self._executor or make_executor(self.options.executor, executor_options(
             self.plan, self.options.workers, self.options.threads, self.options.extra))
+        self._executor = executor
         queue = list(reversed(tasks))
         killed = False
         try:
@@ -326,8 +317,15 @@ class _Sweep:
             try:
                 self._flush()
             finally:
-                executor.close(cancel=killed or bool(queue) or executor.pending() > 0)
+                cancel = killed or bool(queue) or executor.pending() > 0
+                if cancel or not executor.reusable:
+                    self._close_executor(cancel=cancel)
         return killed
+
+    def _close_executor(self, *, cancel: bool) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.close(cancel=cancel)
 
     def _flush(self) -> None:
         """Append the waiting records (one lock, one fsync), then run what waited for them."""
@@ -383,17 +381,6 @@ class _Sweep:
         self._pending.append((L.KILLED, fired))  # written with the outcome that fired it
         self.report.killed = fired
         return True
-
-
-def _failed(record: Record | None) -> bool:
-    return record is not None and record.event == Event.RUN_FAILED
-
-
-def _role_counts(keys: list[RunKey]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for key in keys:
-        counts[key.role] = counts.get(key.role, 0) + 1
-    return counts
 
 
 from .status import status  # noqa: E402,F401  (its home moved; kept importable here)

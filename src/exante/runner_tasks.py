@@ -109,3 +109,16 @@ class Costs:
             return sum(per_run.get(self._class(k.cell, k.params), unknown) for k in entry[1])
 
         return sorted(tasks, key=cost, reverse=True)  # stable: equal costs keep plan order
+
+
+def failed(record: Record | None) -> bool:
+    """Whether a run's latest terminal record is a failure (a retry candidate)."""
+    return record is not None and record.event == Event.RUN_FAILED
+
+
+def role_counts(keys: list[RunKey]) -> dict[str, int]:
+    """How many of `keys` each role has (the progress display's per-role totals)."""
+    counts: dict[str, int] = {}
+    for key in keys:
+        counts[key.role] = counts.get(key.role, 0) + 1
+    return counts

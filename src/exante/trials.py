@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
 import re
 import shutil
-import socket
 import sys
 import time
 import traceback
@@ -23,7 +20,14 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .errors import ControlSignal
+from .trial_env import _peak_rss_mb, _reset_peak_rss, set_threads, worker_environment
 from .trialspec import TrialSpec  # a plan record (spec parses it); kept importable here
+
+# what a worker records of where it ran, and its thread pinning, live in `trial_env`;
+# `worker_environment`, `set_threads` and the peak-RSS pair stay importable from here
+__all__ = ["Outcome", "RunRequest", "Task", "TrialContext", "TrialSpec", "cleanup",
+           "execute_task", "failed", "failure_kind", "format_template", "resolve",
+           "set_threads", "worker_environment"]
 
 # ---------------------------------------------------------------- records
 
@@ -99,97 +103,6 @@ class Outcome:
 def failed(run_id: str, kind: str, error: str, **kw: Any) -> Outcome:
     """A failed outcome; `kind` is one of Outcome.error_kind's values."""
     return Outcome(run_id=run_id, ok=False, metrics={}, error=error, error_kind=kind, **kw)
-
-
-# ---------------------------------------------------------------- environment
-
-_ENV_CACHE: dict[str, Any] | None = None
-_KEY_PACKAGES = ("exante", "numpy", "scipy", "torch", "mnist1d", "ray", "submitit")
-
-
-def worker_environment() -> dict[str, Any]:
-    """Python, key package versions, host and CPU of this worker (computed once per process)."""
-    global _ENV_CACHE
-    if _ENV_CACHE is None:
-        from importlib import metadata
-
-        versions = {}
-        for name in _KEY_PACKAGES:
-            try:
-                versions[name] = metadata.version(name)
-            except metadata.PackageNotFoundError:
-                pass
-        _ENV_CACHE = {
-            "python": platform.python_version(),
-            "packages": versions,
-            "host": socket.gethostname(),
-            "cpu": _cpu_model(),
-            "cpu_count": os.cpu_count(),
-            "platform": platform.platform(terse=True),
-        }
-        if os.environ.get("CUDA_VISIBLE_DEVICES") is not None:  # the GPU(s) this worker saw
-            _ENV_CACHE["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
-    return dict(_ENV_CACHE)
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _reset_peak_rss() -> None:
-    # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0), so a reused worker
-    # reports each run's own peak rather than the worker's lifetime peak.
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-
-
-def _peak_rss_mb() -> float | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-_THREADS_SET: tuple[int, frozenset[str]] | None = None
-
-
-def set_threads(threads: int) -> None:
-    """Pin intra-op threads in this worker (env for OpenMP/MKL, torch, loaded BLAS pools).
-
-    Cheap after the first call: it acts again only when `threads` or the set of
-    loaded numerical libraries changed.
-    """
-    global _THREADS_SET
-    state = (threads, frozenset(m for m in ("torch", "numpy") if m in sys.modules))
-    if state == _THREADS_SET:
-        return
-    _THREADS_SET = state
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(threads)
-    # BLAS pools already loaded (numpy imported by a worker's __main__ before this ran)
-    # sized themselves from the CPU count; the env vars above come too late for them.
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(threads)
 
 
 # ---------------------------------------------------------------- metrics

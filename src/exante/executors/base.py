@@ -46,6 +46,9 @@ class Executor(abc.ABC):
     """
 
     name: str = "base"
+    # whether the runner may keep this executor for the sweep's next phase (retries, a seed
+    # protocol's stages) once nothing is in flight, so its workers and their imports live on
+    reusable: bool = False
 
     def __init__(self, options: ExecutorOptions):
         self.options = options

@@ -105,6 +105,7 @@ class LocalExecutor(Executor):
     """
 
     name = "local"
+    reusable = True  # the pool's workers (and their torch import) serve every phase
 
     def __init__(self, options):
         super().__init__(options)
