@@ -15,6 +15,7 @@ from . import caveats_model, stats
 from .design import ARM, BASELINE
 from .history import History
 from .spec import Plan
+from .verdicts import Verdict
 
 PER_CELL_NULL_RATE = 0.031  # rule A as published, 5 vs 3(+2) seeds (STATS.md table)
 
@@ -106,7 +107,7 @@ def _wins(plan: Plan, arm: dict) -> bool:
     """An arm that wins by the registered rule: the 2σ WINNER under sigma, else the registered
     test (paired under a blocked model, else Welch) significant in the better direction."""
     if plan.decision.rule == "sigma":
-        return arm.get("sigma_verdict") == "WINNER"
+        return arm.get("sigma_verdict") == Verdict.WINNER
     p = arm.get("p_test", arm.get("p_value"))
     return p is not None and p < plan.analysis.alpha and (arm.get("mean_diff") or 0) > 0
 
@@ -251,7 +252,7 @@ def _test_disagree(arms: list[dict], plan: Plan) -> list[dict]:
         if p is None or verdict_ is None:
             continue
         significant = p < plan.analysis.alpha
-        if (verdict_ in ("WINNER", "LOSER")) != significant:
+        if (verdict_ in (Verdict.WINNER, Verdict.LOSER)) != significant:
             bad.append(f"{a['cell']} ({verdict_}, Welch p = {p:.3g})")
     if not bad or plan.decision.rule != "sigma":
         return []

@@ -27,6 +27,7 @@ from typing import Any, Mapping
 
 from .design import ARM, BASELINE
 from .spec import Plan
+from .verdicts import Verdict
 
 MAX_SEEDS = 200
 TARGET_POWER = 0.8
@@ -165,7 +166,7 @@ def lines(out: Mapping[str, Any], plan: Plan,
     `num` writes an amount in the metric's units (a report passes its own: '1.3 points')."""
     said = []
     for factor, row in (out.get("factors") or {}).items():
-        if ((verdicts or {}).get(factor) or {}).get("verdict") == "EFFECT":
+        if ((verdicts or {}).get(factor) or {}).get("verdict") == Verdict.EFFECT:
             continue
         if row.get("equivalence_testable") is False:
             said.append(_equivalence_line(factor, row, num))

@@ -47,7 +47,7 @@ class Control:
     """A noise-floor control: the same criteria applied to its metrics must give `expect`."""
 
     name: str
-    expect: str = "FAIL"
+    expect: str = Verdict.FAIL
     why: str = ""
 
 
@@ -193,10 +193,10 @@ def _controls(block: dict, file: str) -> tuple[Control, ...]:
                 or set(c) - {"name", "expect", "why"}:
             raise PlanError("expected {name: str, expect: 'FAIL', why: str}", file=file,
                             path=where)
-        if c.get("expect", "FAIL") != "FAIL":
+        if c.get("expect", Verdict.FAIL) != Verdict.FAIL:
             raise PlanError("a noise-floor control must be registered to FAIL (the same "
                             "criteria on it must not pass)", file=file, path=f"{where}.expect")
-        out.append(Control(c["name"], "FAIL", str(c.get("why") or "")))
+        out.append(Control(c["name"], Verdict.FAIL, str(c.get("why") or "")))
     if len({c.name for c in out}) < len(out):
         raise PlanError("control names must be unique", file=file, path=f"{BLOCK}.controls")
     return tuple(out)

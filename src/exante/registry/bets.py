@@ -23,6 +23,7 @@ from ..families import bet as family
 from ..history import History, as_history
 from .catalogue import Catalogue, Entry, _finish, _rel
 from .discover import BET_RE, Found, module_docstring
+from ..verdicts import Verdict
 
 _TIER_RE = re.compile(r"^\s*(strict|lenient|catastrophic)\s*:\s*(.+)$", re.IGNORECASE | re.M)
 _RETRACT_RE = re.compile(r"^\s*retracts?\s*:\s*(\S+?)[,:]?\s*(?:[—:-]\s*)?(.*)$",
@@ -53,13 +54,13 @@ def flags_verdict(payload: dict[str, Any]) -> str | None:
         vals = [v for k, v in flags.items() if word in k]
         return any(vals) if vals else None
     if hit("catastrophic"):
-        return "CATASTROPHIC"
+        return Verdict.CATASTROPHIC
     if hit("strict"):
-        return "STRICT"
+        return Verdict.STRICT
     if hit("lenient"):
-        return "LENIENT"
+        return Verdict.LENIENT
     if hit("strict") is False or hit("lenient") is False:
-        return "FAIL"
+        return Verdict.FAIL
     return None
 
 

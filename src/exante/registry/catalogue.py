@@ -66,7 +66,7 @@ class Entry:
 
     @property
     def killed(self) -> bool:
-        return self.verdict == "KILL" or self.kill is not None
+        return self.verdict == Verdict.KILL or self.kill is not None
 
     @property
     def retracted(self) -> bool:
@@ -84,7 +84,7 @@ class Entry:
         v = self.verdict + (f" ({self.tier})" if self.tier else "")
         v += " — RETROSPECTIVE" if self.retrospective else ""
         v += " — DEVIATED" if self.kind == "bet" and self.bet and self.deviated else ""
-        if self.kill and self.verdict != "KILL":  # a new attempt after a kill: the kill stays
+        if self.kill and self.verdict != Verdict.KILL:  # a new attempt after a kill: the kill stays
             v += f" — after KILL ({self.kill.get('rule')}), DEVIATED"
         return f"RETRACTED (was {v})" if self.retracted else v
 

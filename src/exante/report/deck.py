@@ -20,6 +20,7 @@ from .experiment import write_text
 from .figures import FigureFile, write_figures
 from .inputs import ReportInputs, inputs_of
 from .paper_context import Ctx, and_list, build, cap, nice
+from ..verdicts import Verdict
 
 Result = Mapping[str, Any]
 READOUT_MINUTES = 25
@@ -224,7 +225,7 @@ def _negative_slide(ctx: Ctx) -> Slide:
     full = list(negative_results(ctx).blocks[-1].items)
     if ctx.f is not None:
         items = [findings.compact_sentence(ctx.r, ctx.u, k) for k in ctx.f["factor_verdicts"]
-                 if ctx.verdict(k) != "EFFECT"]
+                 if ctx.verdict(k) != Verdict.EFFECT]
         items += [i.split(" (“")[0] + ": " + i.rsplit(": ", 1)[-1] for i in full
                   if i.startswith("The registered hypothesis")]
     else:

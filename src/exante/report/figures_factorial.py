@@ -15,6 +15,7 @@ from . import derived, fmt, view
 from .figures import (MIN_PT, ROLE_COLOURS, FigureFile, _t, jitter, new_figure, runs_phrase,
                       save)
 from .units import Units
+from ..verdicts import Verdict
 
 Result = Mapping[str, Any]
 LINE_COLOURS = ("#1f5fbf", "#d35400", "#1e8449", "#7d3c98", "#b7950b", "#566573")
@@ -168,8 +169,8 @@ def _effect_panel(ax, f: Mapping[str, Any], e: Mapping[str, Any], u: Units) -> N
 
 
 def _short(verdict: str | None) -> str:
-    return {"EFFECT": "effect", "NO_EFFECT": "no effect (equivalent)",
-            "INCONCLUSIVE": "inconclusive"}.get(verdict or "", "—")
+    return {Verdict.EFFECT: "effect", Verdict.NO_EFFECT: "no effect (equivalent)",
+            Verdict.INCONCLUSIVE: "inconclusive"}.get(verdict or "", "—")
 
 
 def interaction_figure(result: Result, folder: Path, u: Units) -> FigureFile | None:

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from . import fmt, view
 from .units import Units
+from ..verdicts import Verdict
 
 Result = Mapping[str, Any]
 
@@ -22,9 +23,9 @@ def nice(name: Any) -> str:
 
 def phrase(verdict: str | None, margin_text: str | None) -> str:
     """The honest wording of a factor verdict: never 'no effect' without its margin."""
-    if verdict == "EFFECT":
+    if verdict == Verdict.EFFECT:
         return "effect detected"
-    if verdict == "NO_EFFECT":
+    if verdict == Verdict.NO_EFFECT:
         return f"no effect detected: equivalent within {margin_text}" if margin_text else \
             "no effect detected"
     return "inconclusive"
@@ -76,7 +77,7 @@ def compact_sentence(result: Result, u: Units, factor: str) -> str:
     if not parts:
         return head + "."
     tail = ""
-    if verdict == "INCONCLUSIVE":
+    if verdict == Verdict.INCONCLUSIVE:
         tail = "; the intervals include zero and reach beyond the margin"
     return f"{head} — " + "; ".join(parts) + tail + "."
 
@@ -91,10 +92,10 @@ def factor_sentence(result: Result, u: Units, factor: str) -> str:
     if not clauses:
         return head + " (no interval could be computed)."
     text = f"{head}; against {nice(factor)} = {e.get('reference')}, " + "; ".join(clauses)
-    if verdict == "INCONCLUSIVE":
+    if verdict == Verdict.INCONCLUSIVE:
         text += (" — the intervals include zero but also differences larger than the margin, "
                  "so neither an effect nor its absence is shown")
-    elif verdict == "NO_EFFECT":
+    elif verdict == Verdict.NO_EFFECT:
         text += " — every interval lies inside the margin"
     inter = [t.replace(":", " × ") for t in e.get("interactions") or []]
     if inter:

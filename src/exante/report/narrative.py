@@ -12,10 +12,11 @@ from ..spec_analysis import model_explanation
 from . import fmt, view
 from .doc import Bullets, Code, Para, Quote, Section, Table, Text, b, badge, code
 from .sections import factor_phrase
+from ..verdicts import Verdict
 
 Result = Mapping[str, Any]
 
-NEUTRAL_LIKE = ("NEUTRAL", "FAIL", "INCONCLUSIVE")
+NEUTRAL_LIKE = (Verdict.NEUTRAL, Verdict.FAIL, Verdict.INCONCLUSIVE)
 
 
 def seal_lines(result: Result, plan_name: str, n_records: int, head: str) -> list:
@@ -268,7 +269,8 @@ def not_shown(result: Result, plan=None) -> Section:
     elif "LOW_POWER" in codes:
         items.append("With this few seeds, a repeat of the experiment could easily give a "
                      "different verdict (LOW_POWER).")
-    if "WINNERS_CURSE" in codes or v in ("WINNER", "PASS", "STRICT", "LENIENT"):
+    if "WINNERS_CURSE" in codes or v in (Verdict.WINNER, Verdict.PASS, Verdict.STRICT,
+                                         Verdict.LENIENT):
         items.append("The size of the effect: estimates from a handful of seeds that cleared a "
                      "threshold are biased upwards (winner's curse); read the CI, not the point.")
     if codes & {"MULTIPLICITY", "SHARED_BASELINE"}:
@@ -337,11 +339,11 @@ def _factor_items(result: Result) -> list[Text]:
     items: list[Text] = []
     for factor, v in f["factor_verdicts"].items():
         verdict_ = v.get("verdict")
-        if verdict_ == "NO_EFFECT":
+        if verdict_ == Verdict.NO_EFFECT:
             items.append(f"That {factor} has no effect at all: only that its effect is "
                          f"{factor_phrase(verdict_, f['margin']).split(': ', 1)[-1]} at this "
                          "design.")
-        elif verdict_ == "INCONCLUSIVE":
+        elif verdict_ == Verdict.INCONCLUSIVE:
             items.append(f"Whether {factor} matters: the data show neither an effect nor its "
                          "absence.")
     if any(e.get("tag") for e in f["main_effects"]):

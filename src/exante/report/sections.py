@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from . import fmt, view
 from .doc import Bullets, Para, Section, Table, b, code
+from ..verdicts import Verdict
 
 Result = Mapping[str, Any]
 
@@ -296,9 +297,9 @@ def factor_verdict_table(result: Result, hypotheses: Mapping[str, str] | None = 
 
 def factor_phrase(verdict: str | None, margin: float | None) -> str:
     """The honest wording of a factor verdict: never 'no effect' without its margin."""
-    if verdict == "EFFECT":
+    if verdict == Verdict.EFFECT:
         return "effect detected"
-    if verdict == "NO_EFFECT":
+    if verdict == Verdict.NO_EFFECT:
         return (f"no effect detected: equivalent within ±{margin:g}" if margin is not None
                 else "no effect detected")
     return "inconclusive"

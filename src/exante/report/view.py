@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .fmt import get
+from ..verdicts import Verdict
 
 Result = Mapping[str, Any]
 
@@ -129,4 +130,4 @@ def caveat_codes(result: Result) -> set[str]:
 
 
 def killed(result: Result) -> bool:
-    return result.get("verdict") == "KILL" or bool(result.get("kill"))
+    return result.get("verdict") == Verdict.KILL or bool(result.get("kill"))
