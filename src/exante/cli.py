@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from .cli_records import _echo_json  # the one copy; cli_status and cli_demo import it from here
 from .errors import ControlSignal, ExanteError, InputError
 
 _DEBUG = False
@@ -84,13 +85,6 @@ def main(debug: bool) -> None:
     _DEBUG = debug
 
 
-def _echo_json(record: dict[str, Any]) -> None:
-    """Print one `--json` record (built by `exante.agent.records`): first key "schema"."""
-    from .agent.records import dumps
-
-    click.echo(dumps(record))
-
-
 JSON = click.option("--json", "as_json", is_flag=True,
                     help="Print one JSON record (schema exante.<verb>/1, docs/json-schemas.md).")
 
@@ -102,94 +96,6 @@ def _plan_path(target: Path, root: Path | None = None) -> Path:
     from .paths import DEFAULT_ROOT, find_plan
 
     return find_plan(target, root or DEFAULT_ROOT)
-
-
-# ---------------------------------------------------------------- seal
-
-
-@main.command()
-@PLAN
-@JSON
-def lock(path: Path, as_json: bool) -> None:
-    """Seal PATH: write its sha256 into the `sha256: ""` field and record the lock."""
-    from .agent import records
-
-    path = _plan_path(path)
-    data = records.lock(path)
-    digest = data["plan_sha256"]
-    if as_json:
-        _echo_json(data)
-        return
-    if data["already_locked"]:
-        click.echo(f"already locked: {path} sha256 {digest}")
-        return
-    for warning in data.get("warnings", []):
-        click.echo(f"warning: {warning}", err=True)
-    click.echo(f"locked {path}\nsha256 {digest}")
-    for name in sorted(data.get("fingerprints", {})):
-        click.echo(f"  sealed {name}  {data['fingerprints'][name][:16]}")
-    if data.get("design_check"):
-        from .designcheck import lines
-
-        for line in lines(data["design_check"], data["design_check"]["gates"]):
-            click.echo(line)
-
-
-@main.command()
-@PLAN
-@JSON
-def verify(path: Path, as_json: bool) -> None:
-    """Check the seal of PATH; exit 1 with PREREG TAMPERED if one byte changed."""
-    from .agent import records
-
-    path = _plan_path(path)
-    data = records.verify(path)
-    if as_json:
-        _echo_json(data)
-    elif len(data["checked"]) > 1:
-        click.echo(f"OK {path} sha256 {data['plan_sha256']} (seal, lock record, code and data "
-                   "fingerprints)")
-    else:
-        click.echo(f"OK {path} sha256 {data['plan_sha256']}")
-
-
-@main.command()
-@PLAN
-@click.option("--reason", required=True, help="Why the plan or its code changed.")
-@click.option("--seen", required=True, help="What results you had seen when changing it ('none').")
-@JSON
-def amend(path: Path, reason: str, seen: str, as_json: bool) -> None:
-    """Re-seal PATH after a change and record parent hash, new hash, reason and what was seen."""
-    from .agent import records
-
-    path = _plan_path(path)
-    data = records.amend(path, reason, seen)
-    if as_json:
-        _echo_json(data)
-        return
-    click.echo(f"amended {path}\n  parent {data['parent_sha256']}\n  new    {data['plan_sha256']}")
-    if data["changed_files"]:
-        click.echo(f"  files  {', '.join(data['changed_files'])}")
-    if data["after_runs"]:
-        click.echo("  DEVIATION: amended after runs had started; every later result says so")
-
-
-@main.command()
-@click.argument("name")
-@click.option("--template", type=click.Choice(["ablation", "compare", "bet"]), default="compare",
-              show_default=True)
-@click.option("--dir", "root", type=click.Path(path_type=Path), default=Path("experiments"),
-              show_default=True, help="Registry folder.")
-@JSON
-def init(name: str, template: str, root: Path, as_json: bool) -> None:
-    """Write a commented starting plan NAME under the registry (not yet sealed)."""
-    from .agent import records
-
-    data = records.init(name, template, root)
-    if as_json:
-        _echo_json(data)
-        return
-    click.echo(f"wrote {data['path']}\nedit it, then: exante lock {data['path']}")
 
 
 # ---------------------------------------------------------------- run
@@ -419,6 +325,14 @@ def _register_record_commands() -> None:
 
 
 _register_record_commands()
+
+# the seal verbs (cli_seal) read this module's JSON, PLAN and _plan_path, defined above
+from .cli_seal import COMMANDS as _SEAL, amend, init, lock, verify  # noqa: E402
+
+__all__ = ["main", "JSON", "PLAN", "lock", "verify", "amend", "init", "run", "decide"]
+
+for _command in _SEAL:
+    main.add_command(_command)
 
 
 def _register_interop_commands() -> None:

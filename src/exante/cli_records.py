@@ -19,6 +19,9 @@ ROOT_OPTION = click.option("--root", type=click.Path(path_type=Path), default=Pa
 
 
 def _echo_json(record: dict[str, Any]) -> None:
+    """Print one `--json` record (built by `exante.agent.records`): first key "schema".
+
+    The one copy: `exante.cli` (and the verbs that import it from there) use this one."""
     from .agent.records import dumps
 
     click.echo(dumps(record))
