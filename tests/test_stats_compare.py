@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import special, stats
 
@@ -286,6 +286,8 @@ def test_ci_contains_the_difference(b, e):
 
 @settings(max_examples=25, deadline=None)
 @given(groups, groups)
+# found by hypothesis: ties with the observed split that floating point broke one way only
+@example([0.0, 0.0, 0.0, -73.5, -89.8], [0.0, 0.0, 0.1, 0.0, -99.6, -99.9])
 def test_swapping_groups_flips_signs(b, e):
     c, s = compare(b, e), compare(e, b)
     assert close(c.mean_diff, -s.mean_diff)

@@ -187,12 +187,16 @@ def permutation_p(b: np.ndarray, e: np.ndarray, rng: np.random.Generator) -> Per
     x = np.concatenate([e, b])
     n, k = x.size, e.size
     total = math.comb(n, k)
-    observed = float(np.mean(x[:k]) - np.mean(x[k:]))
+    # the observed split through the same arithmetic as every other split, so a split that
+    # ties it in exact arithmetic ties it in floating point too (swapping the groups then
+    # gives the same p); the tolerance scales with the data, not with a near-zero difference
+    observed = float(_split_stat(x, np.arange(k)[None, :])[0])
+    scale = float(np.max(np.abs(x))) if x.size else 0.0
     if total <= EXACT_PERMUTATION_CAP:
         idx = np.fromiter(itertools.chain.from_iterable(
             itertools.combinations(range(n), k)), dtype=np.intp, count=total * k)
         stat = _split_stat(x, idx.reshape(total, k))
-        return Permutation(_two_sided(stat, observed, 0), True, total)
+        return Permutation(_two_sided(stat, observed, 0, scale), True, total)
     # Chunks keep memory near 2M floats however large the groups are.
     rows = max(1, 2_000_000 // n)
     stats = []
@@ -200,7 +204,7 @@ def permutation_p(b: np.ndarray, e: np.ndarray, rng: np.random.Generator) -> Per
         m = min(rows, MONTE_CARLO_PERMUTATIONS - start)
         idx = np.argpartition(rng.random((m, n)), k - 1, axis=1)[:, :k]
         stats.append(_split_stat(x, idx))
-    return Permutation(_two_sided(np.concatenate(stats), observed, 1), False,
+    return Permutation(_two_sided(np.concatenate(stats), observed, 1, scale), False,
                        MONTE_CARLO_PERMUTATIONS)
 
 
@@ -211,9 +215,10 @@ def _split_stat(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return s_e / k - (x.sum() - s_e) / (n - k)
 
 
-def _two_sided(stat: np.ndarray, observed: float, plus: int) -> float:
-    """Twice the smaller tail, capped at 1, with scipy's relative float tolerance."""
-    tol = 100 * np.finfo(float).eps * abs(observed)
+def _two_sided(stat: np.ndarray, observed: float, plus: int, scale: float = 0.0) -> float:
+    """Twice the smaller tail, capped at 1; splits within a relative float tolerance of the
+    observed one (relative to the data's magnitude) count as ties."""
+    tol = 100 * np.finfo(float).eps * max(abs(observed), scale)
     upper = (plus + np.count_nonzero(stat >= observed - tol)) / (plus + stat.size)
     lower = (plus + np.count_nonzero(stat <= observed + tol)) / (plus + stat.size)
     return float(min(1.0, 2.0 * min(upper, lower)))
