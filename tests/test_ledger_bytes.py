@@ -109,6 +109,10 @@ def test_long_integers_read_as_integers_not_floats():
     assert B.parse_lines(odd, len(odd), source="t", verify=False) == \
         [json.loads(x) for x in odd.split(b"\n")[:-1]]
     assert B._careful_lines(odd) == {0, 1}  # not the hex string, not the decimals
+    # long digit runs inside strings right before a long integer do not hide it
+    runs = (b'{"h":"' + b"1" * 40 + b'","n":' + b"7" * 19 + b'}\n{"h":"' + b"2" * 57 + b'"}\n'
+            b'{"t":[' + b"3" * 25 + b"]}\n")
+    assert B._careful_lines(runs) == {0, 2}
 
 
 def test_what_only_json_reads_is_still_read_and_what_neither_reads_names_the_line():

@@ -40,7 +40,7 @@ HASH_KEY = b',"hash":"'
 _SORT = orjson.OPT_SORT_KEYS
 # a number token of 19+ digits: orjson reads past-64-bit integers as floats; json as ints
 _FLATTEN = bytes.maketrans(b"0123456789:,[- \t\r\n", b"0" * 10 + b"!" * 8)
-_NUMBER_START = b"!" + b"0" * 19
+_DIGITS, _BANG = b"0" * 19, ord("!")
 
 
 # ---------------------------------------------------------------- encoding
@@ -177,8 +177,7 @@ def _verify(records: list[Any], lines: list[bytes], first: int, source: str) -> 
     """Links and line hashes of records[first:]; records[:first] are known good."""
     prev = records[first - 1]["hash"] if first else GENESIS
     sha = hashlib.sha256
-    for i in range(first, len(records)):
-        record, line = records[i], lines[i]
+    for i, (record, line) in enumerate(zip(records[first:], lines[first:]), first):
         if type(record) is not dict or type(digest := record.get("hash")) is not str:
             raise LedgerError(f"{source}:{i + 1}: not a ledger record")
         if record.get("prev") != prev:
@@ -196,14 +195,16 @@ def _careful_lines(body: bytes) -> set[int] | None:
     """Indexes (0-based) of lines holding a number token of 19+ digits, which json must read.
 
     One `translate` maps every digit to 0 and every byte a number can follow (`:`, `,`,
-    `[`, a minus, a space, a line start) to `!`, so one `find` spots such runs at C
-    speed; the digits inside hex hashes or after a decimal point do not count (a `!`
-    inside a string may: that line is merely read by json too).
+    `[`, a minus, a space, a line start) to `!`, so `find` spots every run of 19 digits at C
+    speed and a number token is a run right after a `!`; the digits inside hex hashes or
+    after a decimal point do not count (a `!` inside a string may: that line is merely read
+    by json too).
     """
-    flat = b"!" + body.translate(_FLATTEN)
+    flat = body.translate(_FLATTEN)
     out: set[int] = set()
-    pos = flat.find(_NUMBER_START)
+    pos = flat.find(_DIGITS)  # every run of 19 digits; a token is one right after a `!`
     while pos >= 0:
-        out.add(body.count(b"\n", 0, pos))  # flat[pos] is body[pos - 1]
-        pos = flat.find(_NUMBER_START, pos + len(_NUMBER_START))
+        if pos == 0 or flat[pos - 1] == _BANG:
+            out.add(body.count(b"\n", 0, pos))
+        pos = flat.find(_DIGITS, pos + len(_DIGITS))
     return out or None
