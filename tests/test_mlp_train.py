@@ -27,8 +27,13 @@ def private_cache(tmp_path_factory):
         yield
 
 
-def ctx(threads=1):
-    return SimpleNamespace(threads=threads, run_dir=None, run_id="r", role="arm")
+def ctx(threads=1, device="cpu"):
+    return SimpleNamespace(threads=threads, run_dir=None, run_id="r", role="arm", device=device)
+
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(),
+                          reason="needs a CUDA device (torch sees none here): the stacked "
+                                 "ensemble on CUDA is checked where one is present")
 
 
 def run(params, seed):
@@ -42,24 +47,49 @@ def comparable(metrics):
 REQUIRED = ("test_acc", "val_acc", "train_loss", "train_acc", "flops", "train_seconds")
 
 
+RUNS = [
+    run({**FAST, "weight_decay": 0.0}, 1),
+    run({**FAST, "weight_decay": 1e-3, "lr": 3e-3}, 2),
+    run({**FAST, "labels": "shuffled"}, 3),
+    run({**FAST, "depth": 3}, 4),  # another architecture: its own group
+    run({**FAST, "optimizer": "adamw"}, 5),
+    run({**FAST, "mode": "untrained"}, 6),
+    run({**FAST, "mode": "oracle"}, 7),
+    run({**FAST, "weight_decay": 0.0}, 8),
+]
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_batched_equals_one_at_a_time(threads):
-    runs = [
-        run({**FAST, "weight_decay": 0.0}, 1),
-        run({**FAST, "weight_decay": 1e-3, "lr": 3e-3}, 2),
-        run({**FAST, "labels": "shuffled"}, 3),
-        run({**FAST, "depth": 3}, 4),  # another architecture: its own group
-        run({**FAST, "optimizer": "adamw"}, 5),
-        run({**FAST, "mode": "untrained"}, 6),
-        run({**FAST, "mode": "oracle"}, 7),
-        run({**FAST, "weight_decay": 0.0}, 8),
-    ]
-    batched = trial.train_batch(runs, ctx(threads))
+    batched = trial.train_batch(RUNS, ctx(threads))
     assert [m["members"] for m in batched] == [4.0, 4.0, 4.0, 1.0, 1.0, 1.0, 1.0, 4.0]
-    for r, together in zip(runs, batched):
+    for r, together in zip(RUNS, batched):
         alone = trial.train(r.params, r.seed, ctx(threads))
         assert comparable(together) == comparable(alone), r.params
         assert all(k in alone and math.isfinite(alone[k]) for k in REQUIRED)
+
+
+@CUDA
+def test_batched_equals_one_at_a_time_on_cuda():
+    """On CUDA the ensemble trains on the device; stacked and alone agree to float32
+    rounding (cuBLAS may pick another kernel for another batch count), and the run is
+    close to the CPU's (the same initial weights and sample order, the device's arithmetic)."""
+    assert trial.device_for(None).type == "cuda"  # auto-detected
+    batched = trial.train_batch(RUNS, ctx(device="cuda"))
+    on_cpu = trial.train_batch(RUNS, ctx(device="cpu"))
+    for r, together, cpu in zip(RUNS, batched, on_cpu):
+        alone = trial.train(r.params, r.seed, ctx(device="cuda"))
+        for key, value in comparable(alone).items():
+            assert together[key] == pytest.approx(value, rel=1e-4, abs=1e-5), (r.params, key)
+        assert together["test_acc"] == pytest.approx(cpu["test_acc"], abs=0.03), r.params
+        assert all(math.isfinite(alone[k]) for k in REQUIRED)
+
+
+def test_the_device_comes_from_ctx_and_defaults_to_what_torch_sees():
+    assert trial.device_for(ctx(device="cpu")).type == "cpu"
+    assert trial.device_for(SimpleNamespace(threads=1)).type == \
+        ("cuda" if torch.cuda.is_available() else "cpu")
+    assert trial.device_for(ctx(device="meta")).type == "meta"
 
 
 def test_same_seed_same_metrics_other_seed_other_metrics():

@@ -86,26 +86,35 @@ def init_member(arch: Arch, generator: torch.Generator) -> list[tuple[torch.Tens
 class _Workspace:
     """Preallocated activations and gradients for one batch size (rows per member)."""
 
-    def __init__(self, arch: Arch, members: int, samples: int):
+    def __init__(self, arch: Arch, members: int, samples: int, device: torch.device):
         rows = samples * arch.group
         shapes = arch.layer_shapes()
-        self.x = torch.empty(members, rows, arch.features)
-        self.pre = [torch.empty(members, rows, o) for _, o in shapes]  # z_l = a_{l-1} W_l + b_l
-        self.post = [torch.empty(members, rows, o) for _, o in shapes[:-1]]  # a_l = act(z_l)
-        self.grad_in = [None] + [torch.empty(members, rows, i) for i, _ in shapes[1:]]
+        self.x = torch.empty(members, rows, arch.features, device=device)
+        # z_l = a_{l-1} W_l + b_l, a_l = act(z_l)
+        self.pre = [torch.empty(members, rows, o, device=device) for _, o in shapes]
+        self.post = [torch.empty(members, rows, o, device=device) for _, o in shapes[:-1]]
+        self.grad_in = [None] + [torch.empty(members, rows, i, device=device)
+                                 for i, _ in shapes[1:]]
 
 
 class StackedMLP:
-    """E members' parameters and gradients, stacked along dim 0 (see the module doc)."""
+    """E members' parameters and gradients, stacked along dim 0 (see the module doc).
 
-    def __init__(self, arch: Arch, generators: list[torch.Generator]):
+    device: where the stacked tensors live (CPU by default; a CUDA device trains the
+    whole ensemble there). Members are drawn on the CPU from their generators either
+    way, so a seed gives the same initial weights on every device.
+    """
+
+    def __init__(self, arch: Arch, generators: list[torch.Generator],
+                 device: torch.device | str | None = None):
         self.arch = arch
         self.members = len(generators)
+        self.device = torch.device(device or "cpu")
         drawn = [init_member(arch, g) for g in generators]
         depth_plus_one = len(arch.layer_shapes())
-        self.weights = [torch.stack([m[l][0].t() for m in drawn]).contiguous()
+        self.weights = [torch.stack([m[l][0].t() for m in drawn]).contiguous().to(self.device)
                         for l in range(depth_plus_one)]
-        self.biases = [torch.stack([m[l][1] for m in drawn]).unsqueeze(1)
+        self.biases = [torch.stack([m[l][1] for m in drawn]).unsqueeze(1).to(self.device)
                        for l in range(depth_plus_one)]
         self.weight_grads = [torch.zeros_like(w) for w in self.weights]
         self.bias_grads = [torch.zeros_like(b) for b in self.biases]
@@ -122,7 +131,7 @@ class StackedMLP:
     def workspace(self, samples: int) -> _Workspace:
         """Buffers for batches of `samples` samples per member (created once per size)."""
         if samples not in self._workspaces:
-            self._workspaces[samples] = _Workspace(self.arch, self.members, samples)
+            self._workspaces[samples] = _Workspace(self.arch, self.members, samples, self.device)
         return self._workspaces[samples]
 
     @torch.no_grad()
@@ -158,13 +167,13 @@ class StackedMLP:
 
     @torch.inference_mode()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-sample logits (E, N, classes) of shared inputs `x` (N, group, F).
+        """Per-sample logits (E, N, classes) of shared inputs `x` (N, group, F), on the device.
 
         Rows go through in chunks of about EVAL_ROWS rows, the same chunks for every
         ensemble size, so evaluation too is independent of what is stacked.
         """
         n = x.shape[0]
-        out = torch.empty(self.members, n, self.arch.classes)
+        out = torch.empty(self.members, n, self.arch.classes, device=self.device)
         step = max(1, EVAL_ROWS // self.arch.group)
         for start in range(0, n, step):
             chunk = x[start:start + step]

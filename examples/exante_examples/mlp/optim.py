@@ -45,7 +45,8 @@ class StackedAdamW:
         self._members = [
             _Member(params=[p[e] for p in params], grads=[g[e] for g in grads],
                     exp_avgs=[m[e] for m in exp_avgs], exp_avg_sqs=[v[e] for v in exp_avg_sqs],
-                    step=torch.zeros((), dtype=torch.float32), lr=float(lrs[e]),
+                    step=torch.zeros((), dtype=torch.float32, device=params[0].device),
+                    lr=float(lrs[e]),
                     weight_decay=float(weight_decays[e]))
             for e in range(len(lrs))
         ]

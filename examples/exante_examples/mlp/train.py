@@ -24,6 +24,14 @@ val_loss, train_loss (mean cross-entropy, nats), flops (analytic training
 FLOPs, see `model.Arch.flops_per_sample`), steps (optimizer steps),
 train_seconds / train_cpu_seconds (wall / process CPU time of the training
 loop, divided by the group size when trained as a group), members (group size).
+
+Device: the ensemble trains on CUDA when torch sees a device (under exante's
+``--gpus`` each worker sees the one its slot was given, through
+CUDA_VISIBLE_DEVICES) and on the CPU otherwise; ``ctx.device`` ("cpu",
+"cuda", "cuda:1") overrides that. Initial weights, sample orders and label
+permutations are drawn on the CPU, so they are the same on every device; the
+arithmetic after them is the device's, so a CUDA run is not bit-equal to a
+CPU one.
 """
 
 from __future__ import annotations
@@ -67,7 +75,7 @@ def train(params: Mapping[str, Any], seed: int, ctx: Any = None) -> dict[str, fl
     config = parse_params(params)
     _set_threads(ctx)
     return fit_group(config, [check_seed(seed)], weight_decays=[config.weight_decay],
-                     lrs=[config.lr], labels=[config.labels])[0]
+                     lrs=[config.lr], labels=[config.labels], device=device_for(ctx))[0]
 
 
 def train_batch(runs: Sequence[Any], ctx: Any = None) -> list[dict[str, float]]:
@@ -79,6 +87,7 @@ def train_batch(runs: Sequence[Any], ctx: Any = None) -> list[dict[str, float]]:
     mix is accepted, and grouping only changes speed, never a metric.
     """
     _set_threads(ctx)
+    device = device_for(ctx)
     configs = [parse_params(run.params) for run in runs]
     seeds = [check_seed(run.seed) for run in runs]
     groups: dict[tuple, list[int]] = {}
@@ -89,22 +98,33 @@ def train_batch(runs: Sequence[Any], ctx: Any = None) -> list[dict[str, float]]:
         group = [configs[i] for i in indices]
         metrics = fit_group(group[0], [seeds[i] for i in indices],
                             weight_decays=[c.weight_decay for c in group],
-                            lrs=[c.lr for c in group], labels=[c.labels for c in group])
+                            lrs=[c.lr for c in group], labels=[c.labels for c in group],
+                            device=device)
         for i, m in zip(indices, metrics):
             results[i] = m
     return results
 
 
+def device_for(ctx: Any = None) -> torch.device:
+    """`ctx.device` when given, else the first CUDA device torch sees, else the CPU."""
+    named = getattr(ctx, "device", None)
+    if named:
+        return torch.device(named)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def fit_group(config: Config, seeds: list[int], *, weight_decays: list[float],
-              lrs: list[float], labels: list[str]) -> list[dict[str, float]]:
+              lrs: list[float], labels: list[str],
+              device: torch.device | None = None) -> list[dict[str, float]]:
     """Train len(seeds) members sharing `config`'s architecture; their metrics, in order."""
-    tensors = _load_tensors(config)
+    device = torch.device(device or "cpu")
+    tensors = _load_tensors(config, device)
     if config.mode == "oracle":
         return [_oracle_metrics(tensors) for _ in seeds]
     n_train, group, features = tensors.x_train.shape
     arch = Arch(features=features, width=config.width, depth=config.depth,
                 activation=config.activation, group=group)
-    model = StackedMLP(arch, [_torch_stream(s, _INIT) for s in seeds])
+    model = StackedMLP(arch, [_torch_stream(s, _INIT) for s in seeds], device)
     targets = torch.stack([_train_labels(tensors.y_train, s, how) for s, how in zip(seeds, labels)])
     epochs = config.epochs if config.mode == "train" else 0
     wall, cpu, steps = 0.0, 0.0, 0
@@ -132,7 +152,8 @@ def _fit(model: StackedMLP, optimizer: StackedAdamW, x_train: torch.Tensor,
     members = model.members
     steps = 0
     for _ in range(epochs):
-        order = torch.stack([torch.randperm(n, generator=g) for g in orders])  # (E, n)
+        order = torch.stack([torch.randperm(n, generator=g) for g in orders])  # (E, n), CPU
+        order = order.to(rows.device)
         for start in range(0, n, batch_size):
             idx = order[:, start:start + batch_size]
             ws = model.workspace(idx.shape[1])
@@ -196,7 +217,7 @@ def _train_labels(y_train: torch.Tensor, seed: int, how: str) -> torch.Tensor:
     if how == "true":
         return y_train
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_LABELS,)))
-    return y_train[torch.from_numpy(rng.permutation(len(y_train)))]
+    return y_train[torch.from_numpy(rng.permutation(len(y_train))).to(y_train.device)]
 
 
 def _torch_stream(seed: int, key: int) -> torch.Generator:
@@ -204,11 +225,12 @@ def _torch_stream(seed: int, key: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state))
 
 
-def _load_tensors(config: Config) -> _Tensors:
-    key = config.data_key()
+def _load_tensors(config: Config, device: torch.device) -> _Tensors:
+    key = (config.data_key(), str(device))
     if key not in _TENSORS:
         splits = data.load(config)
-        _TENSORS[key] = _Tensors(**{k: torch.from_numpy(v) for k, v in splits.arrays().items()})
+        _TENSORS[key] = _Tensors(**{k: torch.from_numpy(v).to(device)
+                                    for k, v in splits.arrays().items()})
     return _TENSORS[key]
 
 
