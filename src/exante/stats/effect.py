@@ -215,7 +215,7 @@ def _split_stat(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return s_e / k - (x.sum() - s_e) / (n - k)
 
 
-def _two_sided(stat: np.ndarray, observed: float, plus: int, scale: float = 0.0) -> float:
+def _two_sided(stat: np.ndarray, observed: float, plus: int, scale: float) -> float:
     """Twice the smaller tail, capped at 1; splits within a relative float tolerance of the
     observed one (relative to the data's magnitude) count as ties."""
     tol = 100 * np.finfo(float).eps * max(abs(observed), scale)
