@@ -130,3 +130,75 @@ def test_misaligned_lines_do_not_parse_as_records(tmp_path):
     raw = ledger.path.read_bytes().replace(b"[1,2]", b"[1,\n2]")
     with pytest.raises(LedgerError, match=":1: not a JSON record"):
         parse(raw)
+
+
+def _three_records(tmp_path) -> bytes:
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    ledger.append_many([("LOCKED", {"plan": "p", "n": [1, 2]}),
+                        ("RUN_OK", {"run_id": "a", "metrics": {"acc": 0.5, "big": 2**70}}),
+                        ("RUN_OK", {"run_id": "b", "s": "caf\u00e9 \u2603", "tiny": 1e-07})])
+    return ledger.path.read_bytes()
+
+
+def test_a_plain_ledger_reads_as_lines_and_builds_data_only_when_asked(tmp_path):
+    import pickle
+
+    from exante.history import History
+
+    raw = _three_records(tmp_path)
+    scan = Ledger(tmp_path / "ledger.jsonl").scan(full=True)
+    assert all(type(r) is B.Line for r in scan.lines)  # the fast way, not the line-by-line one
+    expected = [json.loads(x) for x in raw.split(b"\n")[:-1]]
+    assert scan.records == expected
+    history = History.read(tmp_path / "ledger.jsonl")
+    assert not any("data" in r.__dict__ for r in history)  # nothing built by the read
+    assert [r.data for r in history] == [e["data"] for e in expected]
+    assert type(history[1].data["metrics"]["big"]) is int  # 70 bits: json's reading, not a float
+    again = pickle.loads(pickle.dumps(history[2]))
+    assert again == history[2] and again.data["s"] == "caf\u00e9 \u2603"
+
+
+def test_a_line_boundary_moved_inside_the_records_does_not_read_as_records(tmp_path):
+    """Two records joined on one line and a third split over two: as many JSON values as
+    lines, so a reader that counted values would misalign every record with its line."""
+    lines = _three_records(tmp_path).split(b"\n")[:-1]
+    at = lines[2].index(b',"event"')
+    moved = lines[0] + lines[1] + b"\n" + lines[2][:at] + b"\n" + lines[2][at:] + b"\n"
+    assert moved.count(b"\n") == 3
+    for verify in (True, False):
+        with pytest.raises(LedgerError, match=r":1: not a JSON record"):
+            B.parse_lines(moved, len(moved), source="t", verify=verify)
+
+
+def test_bytes_json_cannot_decode_inside_data_are_refused_as_json_refuses_them(tmp_path):
+    raw = _three_records(tmp_path).replace("caf\u00e9".encode(), b"caf\xff")
+    for verify in (True, False):
+        with pytest.raises(LedgerError, match=r":3: not a JSON record"):
+            B.parse_lines(raw, len(raw), source="t", verify=verify)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_one_byte_edit_reads_as_json_reads_it_or_fails_as_json_fails(tmp_path_factory, data):
+    """The reader against the line-by-line `json.loads` it replaces, on every kind of damage:
+    a byte inserted, deleted or changed anywhere in a real ledger."""
+    raw = bytearray(_three_records(tmp_path_factory.mktemp("l")))
+    at = data.draw(st.integers(0, len(raw) - 1))
+    byte = data.draw(st.sampled_from(b'{}[],:"\\\n 0123456789.eE-+aNItn\xff\xc3'))
+    how = data.draw(st.sampled_from(("insert", "delete", "replace")))
+    if how == "insert":
+        raw[at:at] = bytes([byte])
+    elif how == "delete":
+        del raw[at]
+    else:
+        raw[at] = byte
+    raw = bytes(raw)
+    cut, _ = B.split(raw)
+    try:
+        expected = [json.loads(x) for x in raw[:cut].split(b"\n")[:-1]]
+    except ValueError:
+        with pytest.raises(LedgerError, match="not a JSON record"):
+            B.parse_lines(raw, cut, source="t", verify=False)
+        return
+    got = B.parse_lines(raw, cut, source="t", verify=False)
+    assert json.dumps(got) == json.dumps(expected)

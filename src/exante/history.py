@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from . import ledger as L
+from . import ledger_bytes as B
 from .errors import ExanteError, RefusedError
 from .events import LOCK_EVENTS, RUN_EVENTS, TERMINAL, Event, as_event
 
@@ -52,6 +53,31 @@ class Record:
                                prev=raw.get("prev", ""), hash=raw.get("hash", ""))
         return record
 
+    @classmethod
+    def from_line(cls, line: "B.Line | Mapping[str, Any]", source: str = "ledger") -> "Record":
+        """A record as the ledger read it; its `data` is built from the line's raw JSON the
+        first time something asks for it (most of a long ledger's data is never asked for)."""
+        if type(line) is not B.Line:
+            return cls.from_dict(line)
+        record = object.__new__(cls)
+        record.__dict__.update(seq=line.seq, event=as_event(line.event), ts=line.ts,
+                               prev=line.prev, hash=line.hash, _raw=(line.data, source))
+        return record
+
+    def __getattr__(self, name: str) -> Any:
+        # only for what is not in __dict__: `data` not built yet
+        if name == "data" and "_raw" in self.__dict__:
+            raw, source = self.__dict__["_raw"]
+            data = B.loads_data(raw, f"{source}: seq {self.seq}") or {}
+            self.__dict__["data"] = data
+            del self.__dict__["_raw"]
+            return data
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        self.data  # noqa: B018 -- built, so a copy or a pickle carries plain data
+        return self.__dict__
+
     def to_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "ts": self.ts, "event": str(self.event), "data": self.data,
                 "prev": self.prev, "hash": self.hash}
@@ -73,6 +99,15 @@ class Record:
 
 
 _FIELDS = frozenset(("seq", "event", "data", "ts", "prev", "hash"))
+
+
+def built(records: list[Record]) -> list[Record]:
+    """`records`, each one's data built now, in bulk (see `ledger_bytes.paused_gc`)."""
+    if len(records) > 32:
+        with B.paused_gc():
+            for r in records:
+                r.data  # noqa: B018
+    return records
 
 
 def as_record(record: "Record | Mapping[str, Any]") -> Record:
@@ -108,9 +143,16 @@ class History:
                 scan = ledger.scan(verify=False)
             except ExanteError:
                 return cls([], path=ledger.path, error=str(exc), exists=exists)
-            return cls(scan.records, torn=scan.torn, path=ledger.path, error=str(exc),
-                       exists=exists)
-        return cls(scan.records, torn=scan.torn, path=ledger.path, exists=exists)
+            return cls._of(scan, ledger.path, error=str(exc), exists=exists)
+        return cls._of(scan, ledger.path, exists=exists)
+
+    @classmethod
+    def _of(cls, scan: L.Scan, path: Path, **kw: Any) -> "History":
+        history = cls(**kw, torn=scan.torn, path=path)
+        history.records = tuple(Record.from_line(r, scan.source) for r in scan.lines)
+        if kw.get("exists") is None:
+            history.exists = bool(history.records)
+        return history
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.records)
@@ -141,7 +183,7 @@ class History:
     def of(self, *events: Event | str) -> list[Record]:
         """The records of these events, in ledger order."""
         wanted = set(events)
-        return [r for r in self.records if r.event in wanted]
+        return built([r for r in self.records if r.event in wanted])
 
     def last(self, *events: Event | str) -> Record | None:
         found = self.of(*events)
@@ -161,9 +203,8 @@ class History:
     @cached_property
     def _terminal(self) -> dict[str, Record]:
         out: dict[str, Record] = {}
-        for r in self.records:
-            if r.event in TERMINAL:
-                out[r.data["run_id"]] = r
+        for r in built([r for r in self.records if r.event in TERMINAL]):
+            out[r.data["run_id"]] = r
         return out
 
     def terminal(self) -> dict[str, Record]:

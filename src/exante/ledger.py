@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -61,15 +62,24 @@ def record_hash(record: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Scan:
-    """The result of reading a ledger: its good records and what, if anything, was torn."""
+    """The result of reading a ledger: its good records and what, if anything, was torn.
 
-    records: list[dict[str, Any]]
+    `lines` are the records as read (`ledger_bytes.Line`, each `data` still raw JSON bytes);
+    `records` builds them as dicts on first use."""
+
+    lines: list[B.Line | dict[str, Any]]
     good_bytes: int  # length of the intact prefix
     torn: bytes  # an incomplete last line, or b""
+    source: str = "ledger"
+
+    @cached_property
+    def records(self) -> list[dict[str, Any]]:
+        with B.paused_gc():
+            return [B.as_dict(r, self.source) for r in self.lines]
 
     @property
     def head(self) -> str:
-        return self.records[-1]["hash"] if self.records else GENESIS
+        return B.link_of(self.lines[-1])[1] if self.lines else GENESIS
 
 
 def _now() -> str:
@@ -110,14 +120,15 @@ class Ledger:
         if not verify:
             return parse(raw, source=str(self.path), verify=False)
         cut, torn = B.split(raw)
+        source = str(self.path)
         point = None if full else CP.load(self.path, raw, cut)
-        records = B.parse_lines(raw, cut, source=str(self.path), verify=True,
-                                checked_from=point.offset if point else 0)
-        if point is not None and not CP.agrees(point, records):
+        lines = B.read_lines(raw, cut, source=source, verify=True,
+                             checked_from=point.offset if point else 0)
+        if point is not None and not CP.agrees(point, lines):
             point = None
-            records = B.parse_lines(raw, cut, source=str(self.path), verify=True)
-        CP.save(self.path, raw, cut, records, point)
-        return Scan(records, cut, torn)
+            lines = B.read_lines(raw, cut, source=source, verify=True)
+        CP.save(self.path, raw, cut, lines, point)
+        return Scan(lines, cut, torn, source)
 
     def records(self, *, verify: bool = True) -> list[dict[str, Any]]:
         return self.scan(verify=verify).records
@@ -224,4 +235,4 @@ def _write_durably(path: Path, payload: bytes) -> None:
 def parse(raw: bytes, *, source: str = "ledger", verify: bool = True) -> Scan:
     """Parse ledger bytes. A torn last line is returned separately; anything else broken raises."""
     cut, torn = B.split(raw)
-    return Scan(B.parse_lines(raw, cut, source=source, verify=verify), cut, torn)
+    return Scan(B.read_lines(raw, cut, source=source, verify=verify), cut, torn, source)

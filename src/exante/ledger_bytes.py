@@ -12,11 +12,24 @@ writes), so this module keeps it byte for byte while doing the work with
   below 1e-4 (``0.00001`` for ``1e-05``, ``1e-7`` for ``1e-07``); those few
   are handed to it pre-spelt as ``orjson.Fragment(repr(x))``. Integers past
   64 bits, which ``orjson`` refuses, fall back to ``json.dumps``.
-- parsing: ``orjson.loads`` per line, except where it would read a value
+- reading: ``msgspec`` decodes the whole file's lines at once into `Line`
+  structs, keeping each record's ``data`` as its raw JSON bytes
+  (``msgspec.Raw``: syntax checked, nothing built). Verifying a chain needs
+  only seq, event, prev and hash, so a read builds a handful of objects per
+  record instead of a dict per JSON object; `loads_data` builds the ``data``
+  of a record when something asks for it. A line ``msgspec`` will not take
+  as a record (an extra or missing key, a ``NaN`` literal, a seq past 64
+  bits) is read as before, as a dict, one line at a time. Two things
+  ``msgspec`` would let through are checked first: a newline is whitespace
+  to it, so the file is read in one call only when every value provably
+  sits on one line (`_one_value_a_line`); and it does not decode the inside
+  of a Raw value, so bytes that are not UTF-8 send the read the slow way,
+  where ``json`` refuses them as before.
+- parsing values: ``orjson.loads``, except where it would read a value
   differently from ``json.loads``: it reads integers of 19 or more digits as
-  floats (those lines, found by one regex over the file, go to ``json``), and
-  it refuses what ``json`` accepts beyond the JSON standard (``NaN`` literals,
-  lone surrogates: those lines go to ``json`` too, which is the reference).
+  floats (those go to ``json``), and it refuses what ``json`` accepts beyond
+  the JSON standard (``NaN`` literals, lone surrogates: ``json`` too, which
+  is the reference).
 - verifying: a line's hash is the sha256 of the line's own bytes without its
   top-level ``,"hash":"<hex>"``; nothing is re-serialised, so the check is a
   byte check (an inserted space or a re-spelt number breaks it).
@@ -24,13 +37,15 @@ writes), so this module keeps it byte for byte while doing the work with
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import msgspec
 import orjson
 
 from .errors import LedgerError
@@ -134,53 +149,149 @@ def _loads_reference(line: bytes, lineno: int, source: str) -> Any:
                           f"({getattr(exc, 'msg', exc)})") from exc
 
 
-def parse_lines(raw: bytes, cut: int, *, source: str, verify: bool,
-                checked_from: int = 0) -> list[dict[str, Any]]:
-    """Parse the complete lines of `raw[:cut]`; with `verify`, check the links and hashes of
-    the lines from byte offset `checked_from` on (a line boundary: the bytes before it are a
-    prefix already known to verify, see `ledger_checkpoint`)."""
-    lines = raw[:cut].split(b"\n")
+class Line(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+    """One ledger record as read: every top-level field, with `data` still its raw JSON bytes
+    (a `msgspec.Raw`; `loads_data` builds it). Not tracked by the cyclic GC: a read of a long
+    ledger makes no container objects for it to walk."""
+
+    data: msgspec.Raw
+    event: str
+    hash: str
+    prev: str
+    seq: int
+    ts: str
+
+
+_LINES = msgspec.json.Decoder(Line)
+_NOT_A_LINE = (msgspec.DecodeError,)  # ValidationError is a DecodeError
+
+
+def read_lines(raw: bytes, cut: int, *, source: str, verify: bool,
+               checked_from: int = 0) -> list[Line | dict[str, Any]]:
+    """The complete lines of `raw[:cut]`, each a `Line`, or a dict where the line is JSON but
+    not shaped as a record `Line` takes (the slow way, as `json` reads it). With `verify`, check
+    the links and hashes of the lines from byte offset `checked_from` on (a line boundary: the
+    bytes before it are a prefix already known to verify, see `ledger_checkpoint`)."""
+    body = raw[:cut]
+    lines = body.split(b"\n")
     lines.pop()  # after the last newline: empty
-    enabled = gc.isenabled()
-    gc.disable()  # a bulk parse makes only acyclic dicts and lists: nothing for the GC to find
-    try:
-        records = _loads_all(lines, _careful_lines(raw[:cut]), source)
+    with paused_gc():
+        records = _read_all(body, lines, source)
         if verify:
             first = raw.count(b"\n", 0, checked_from) if checked_from else 0
             _verify(records, lines, first, source)
-    finally:
-        if enabled:
-            gc.enable()
     return records
 
 
-def _loads_all(lines: list[bytes], careful: set[int] | None, source: str) -> list[Any]:
-    if careful is None:
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic GC off while records are read or their data built in bulk: that makes only
+    acyclic dicts and lists, nothing for it to find, and on a long ledger its full collections,
+    triggered over and over by the new objects, cost as much as the parse."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def parse_lines(raw: bytes, cut: int, *, source: str, verify: bool,
+                checked_from: int = 0) -> list[dict[str, Any]]:
+    """`read_lines`, each record a dict with its `data` built (what `json.loads` of each line
+    gives)."""
+    return [as_dict(r, source) for r in read_lines(raw, cut, source=source, verify=verify,
+                                                   checked_from=checked_from)]
+
+
+def as_dict(record: Line | dict[str, Any], source: str = "ledger") -> dict[str, Any]:
+    if type(record) is not Line:
+        return record
+    return {"data": loads_data(record.data, f"{source}: seq {record.seq}"),  # the line's order
+            "event": record.event, "hash": record.hash, "prev": record.prev, "seq": record.seq,
+            "ts": record.ts}
+
+
+def loads_data(data: Any, where: str = "ledger") -> Any:
+    """A record's `data` as `json.loads` reads it, from a `Line`'s raw bytes (anything else,
+    already built by the slow way, is returned as it is)."""
+    if type(data) is not msgspec.Raw:
+        return data
+    buf = bytes(data)
+    if _careful_lines(buf) is None:
         try:
-            return list(map(orjson.loads, lines))
+            return orjson.loads(buf)
         except orjson.JSONDecodeError:
-            pass  # some line needs json's reading, or is broken: go line by line
-    careful = careful or set()
-    out = []
+            pass  # beyond what orjson takes (a 1e400, a lone surrogate): json is the reference
+    try:
+        return json.loads(buf)
+    except (ValueError, RecursionError) as exc:
+        raise LedgerError(f"{where}: the record's data is not JSON ({exc})") from exc
+
+
+def _valid_utf8(body: bytes) -> bool:
+    """Whether `json.loads` can decode these bytes (msgspec does not check the inside of a
+    Raw value)."""
+    if body.isascii():
+        return True
+    try:
+        body.decode("utf-8", "surrogatepass")  # what json.loads(bytes) decodes with
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _one_value_a_line(body: bytes, n: int) -> bool:
+    """Whether a line boundary can never fall inside a JSON value of `body` (n lines): every
+    line starts with `{` and ends with `}`, and no value can hold a `}` followed by a newline
+    and a `{`. msgspec reads a newline as whitespace, so without this a record split over two
+    lines would read as one; with it and one value per line counted, values are the lines."""
+    return body[:1] == b"{" and body.endswith(b"}\n") and body.count(b"}\n{") == n - 1
+
+
+def _read_all(body: bytes, lines: list[bytes], source: str) -> list[Line | dict[str, Any]]:
+    if lines and _one_value_a_line(body, len(lines)) and _valid_utf8(body):
+        try:
+            records = _LINES.decode_lines(body)
+        except _NOT_A_LINE:
+            pass  # some line is not a plain record, or is broken: go line by line
+        else:
+            if len(records) == len(lines):  # `{..}{..}` on one line is two values
+                return records
+    out: list[Line | dict[str, Any]] = []
     for i, line in enumerate(lines):
-        if i in careful:
-            out.append(_loads_reference(line, i + 1, source))
-            continue
-        try:
-            out.append(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            out.append(_loads_reference(line, i + 1, source))
+        if _valid_utf8(line):
+            try:
+                out.append(_LINES.decode(line))
+                continue
+            except _NOT_A_LINE:
+                pass
+        out.append(_loads_line(line, i + 1, source))
     return out
+
+
+def _loads_line(line: bytes, lineno: int, source: str) -> Any:
+    if _careful_lines(line) is None:
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+    return _loads_reference(line, lineno, source)
 
 
 def _verify(records: list[Any], lines: list[bytes], first: int, source: str) -> None:
     """Links and line hashes of records[first:]; records[:first] are known good."""
-    prev = records[first - 1]["hash"] if first else GENESIS
+    prev = link_of(records[first - 1])[1] if first else GENESIS
     sha = hashlib.sha256
     for i, (record, line) in enumerate(zip(records[first:], lines[first:]), first):
-        if type(record) is not dict or type(digest := record.get("hash")) is not str:
+        if type(record) is Line:
+            link, digest = record.prev, record.hash
+        elif type(record) is dict and type(digest := record.get("hash")) is str:
+            link = record.get("prev")
+        else:
             raise LedgerError(f"{source}:{i + 1}: not a ledger record")
-        if record.get("prev") != prev:
+        if link != prev:
             raise LedgerError(f"{source}:{i + 1}: chain broken: prev does not match the hash "
                               f"of line {i} (a record was edited, removed or inserted)")
         at = line.rfind(HASH_KEY)
@@ -189,6 +300,13 @@ def _verify(records: list[Any], lines: list[bytes], first: int, source: str) -> 
             raise LedgerError(f"{source}:{i + 1}: chain broken: the line's bytes do not match "
                               "its hash (the line was edited)")
         prev = digest
+
+
+def link_of(record: Line | dict[str, Any]) -> tuple[Any, Any]:
+    """(seq, hash) of a record as read."""
+    if type(record) is Line:
+        return record.seq, record.hash
+    return record.get("seq"), record.get("hash")
 
 
 def _careful_lines(body: bytes) -> set[int] | None:

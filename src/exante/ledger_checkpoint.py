@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .ledger_bytes import link_of
+
 SUFFIX = ".verified"
 # below this many newly verified bytes, a rewrite of the checkpoint is not worth its write
 MIN_GAIN = 256 * 1024
@@ -112,15 +114,14 @@ def load(ledger: Path, raw: bytes, cut: int) -> Checkpoint | None:
     return Checkpoint(offset, int(fields["lines"]), int(fields["seq"]), str(fields["head"]))
 
 
-def agrees(point: Checkpoint, records: list[dict[str, Any]]) -> bool:
+def agrees(point: Checkpoint, records: list[Any]) -> bool:
     """The parsed prefix ends where the checkpoint says (belt and braces over the digest)."""
     if len(records) < point.lines or point.lines == 0:
         return False
-    last = records[point.lines - 1]
-    return last.get("seq") == point.seq and last.get("hash") == point.head
+    return link_of(records[point.lines - 1]) == (point.seq, point.head)
 
 
-def save(ledger: Path, raw: bytes, cut: int, records: list[dict[str, Any]],
+def save(ledger: Path, raw: bytes, cut: int, records: list[Any],
          previous: Checkpoint | None) -> None:
     """Record that `raw[:cut]` verified, when that is worth a write; never raises."""
     if not records or cut - (previous.offset if previous else 0) < MIN_GAIN:
@@ -128,8 +129,8 @@ def save(ledger: Path, raw: bytes, cut: int, records: list[dict[str, Any]],
     key = _key(create=True)
     if key is None:
         return
-    last = records[-1]
-    fields = {"offset": cut, "lines": len(records), "seq": last["seq"], "head": last["hash"],
+    seq, head = link_of(records[-1])
+    fields = {"offset": cut, "lines": len(records), "seq": seq, "head": head,
               "prefix_sha256": hashlib.sha256(memoryview(raw)[:cut]).hexdigest()}
     target = path_for(ledger)
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
