@@ -155,3 +155,21 @@ def test_git_order_from_a_relative_root_in_a_subfolder(repo, monkeypatch):
     monkeypatch.chdir(project)
     [row] = rows_of(audit(Path("experiments")), "nested", "git-order")
     assert row.status == "ok", row.detail
+
+
+def test_a_registry_put_under_git_between_two_audits_is_seen_by_the_second(tmp_path):
+    """The audit looks up each folder's `.git` once per audit, not once per process."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    root = tmp_path / "later"
+    root.mkdir()
+    plan = make_experiment(root / "experiments" / "late", "late", "arm beats baseline")
+    [before] = rows_of(audit(root / "experiments"), "late", "git-order")
+    assert before.status == "skip", before.detail
+    git(root, "init", "-q")
+    git(root, "add", "experiments/late/ledger.jsonl", "experiments/late/result.json")
+    git(root, "commit", "-q", "-m", "results first")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "then the plan")
+    [after] = rows_of(audit(root / "experiments"), "late", "git-order")
+    assert after.status == "FAIL" and plan.parent.is_dir()

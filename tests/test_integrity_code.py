@@ -112,3 +112,23 @@ def test_an_installed_dotted_trial_module_still_imports_as_a_package(tmp_path):
 
     assert load_module("json.decoder", [tmp_path]).__name__ == "json.decoder"
     assert load_module("json", [tmp_path]).__name__ == "json"
+
+
+def test_an_import_added_to_a_file_already_read_is_followed(tmp_path):
+    """The closure remembers what each file imports by its content: the same text is parsed
+    once, an edited one is read again (the audit and a sweep's re-check run in one process)."""
+    from exante.closure import import_closure
+
+    (tmp_path / "train.py").write_text("import helper\n")
+    (tmp_path / "helper.py").write_text("X = 1\n")
+    (tmp_path / "extra.py").write_text("Y = 2\n")
+    names = lambda: sorted(p.name for p in import_closure(tmp_path / "train.py", [tmp_path]))  # noqa: E731
+    assert names() == ["helper.py", "train.py"]
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("train.py", "helper.py"):  # the same texts in another folder: its own files
+        (copy / name).write_text((tmp_path / name).read_text())
+    assert import_closure(copy / "train.py", [copy]) == sorted([(copy / "helper.py").resolve(),
+                                                               (copy / "train.py").resolve()])
+    (tmp_path / "helper.py").write_text("import extra\nX = 1\n")
+    assert names() == ["extra.py", "helper.py", "train.py"]

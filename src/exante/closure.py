@@ -10,6 +10,7 @@ it runs through ``runpy`` (a literal path), not only the file the plan names.
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib
 import importlib.util
 import sys
@@ -32,43 +33,64 @@ def local_module_file(name: str, roots: Iterable[Path]) -> Path | None:
     return None
 
 
-def _parse(path: Path) -> ast.AST | None:
+# (imports, run calls) of a source text already read: an audit of a registry whose
+# experiments share their trial code parses each distinct file once
+_SCANNED: dict[bytes, tuple[tuple[tuple[str, int], ...], tuple[tuple[str, str], ...]]] = {}
+_SCANNED_MAX = 4096
+
+
+def _scan(path: Path) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, str], ...]]:
+    """(module name, relative level) of every import in the file at `path`, and (function,
+    literal) of every `run_path("x.py")` / `run_module("m")` call: one parse, one walk.
+    Nothing for a file that cannot be read or parsed."""
     try:
-        return ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-    except (SyntaxError, ValueError, RecursionError, OSError, MemoryError):
-        return None
+        source = path.read_bytes()
+    except OSError:
+        return (), ()
+    key = hashlib.sha256(source).digest()
+    found = _SCANNED.get(key)
+    if found is None:
+        found = _walk(source)
+        if len(_SCANNED) >= _SCANNED_MAX:
+            _SCANNED.clear()
+        _SCANNED[key] = found
+    return found
 
 
-def _run_targets(tree: ast.AST, path: Path, roots: list[Path]) -> list[Path]:
+def _walk(source: bytes) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, str], ...]]:
+    try:
+        tree = ast.parse(source.decode("utf-8", errors="replace"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return (), ()
+    names: list[tuple[str, int]] = []
+    calls: list[tuple[str, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [(alias.name, 0) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            names.append((base, node.level))
+            names += [(f"{base}.{a.name}" if base else a.name, node.level) for a in node.names]
+        elif (isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name))
+              and node.args and isinstance(node.args[0], ast.Constant)
+              and isinstance(node.args[0].value, str)):
+            fn = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+            if fn in ("run_path", "run_module"):
+                calls.append((fn, node.args[0].value))
+    return tuple(names), tuple(calls)
+
+
+def _run_targets(calls: Iterable[tuple[str, str]], path: Path, roots: list[Path]) -> list[Path]:
     """Files a script runs through `runpy.run_path("x.py")` / `run_module("m")` (literals only)."""
     out = []
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name))
-                and node.args and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)):
-            continue
-        fn = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
-        target = node.args[0].value
+    for fn, target in calls:
         if fn == "run_path":
             found = [base / target for base in (path.parent, *roots) if (base / target).is_file()]
             out += [found[0].resolve()] if found else []
-        elif fn == "run_module":
+        else:
             found = local_module_file(target, roots)
             out += [found] if found else []
     return out
-
-
-def _imported_names(tree: ast.AST) -> list[tuple[str, int]]:
-    """(module name, relative level) of every import in `tree`."""
-    found: list[tuple[str, int]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [(alias.name, 0) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            found.append((base, node.level))
-            found += [(f"{base}.{a.name}" if base else a.name, node.level) for a in node.names]
-    return found
 
 
 def _candidates(name: str, level: int, path: Path, roots: list[Path]) -> list[Path]:
@@ -97,12 +119,10 @@ def import_closure(entry: Path, roots: Iterable[Path]) -> list[Path]:
         if path in seen or "site-packages" in path.parts or "dist-packages" in path.parts:
             continue
         seen.add(path)
-        tree = _parse(path)
-        if tree is None:
-            continue
-        for name, level in _imported_names(tree):
+        names, calls = _scan(path)
+        for name, level in names:
             todo += [p for p in _candidates(name, level, path, roots) if p not in seen]
-        todo += [p for p in _run_targets(tree, path, roots) if p not in seen]
+        todo += [p for p in _run_targets(calls, path, roots) if p not in seen]
     return sorted(seen)
 
 
@@ -116,8 +136,6 @@ def load_module(name: str, roots: list[Path]):
     path = local_module_file(name, roots) if "." not in name else None
     if path is None or path.name == "__init__.py":
         return importlib.import_module(name)
-    import hashlib
-
     unique = f"_exante_trial_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}_{name}"
     if unique in sys.modules:
         return sys.modules[unique]

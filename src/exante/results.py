@@ -186,7 +186,7 @@ def read_result(path: Path | str, *, strict: bool = True,
     if path.is_dir():
         path = path / RESULT_NAME
     try:
-        data = _loads(path.read_bytes())
+        data = loads_bytes(path.read_bytes())
     except FileNotFoundError:
         raise ResultError(f"{path}: no result yet; run `exante decide` on the plan first") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -194,7 +194,7 @@ def read_result(path: Path | str, *, strict: bool = True,
     return Result.from_dict(data, where=str(path), strict=strict, require=require)
 
 
-def _loads(raw: bytes) -> Any:
+def loads_bytes(raw: bytes) -> Any:
     """orjson where it can (a catalogue reads a thousand of these); json for what only json
     reads: the NaN and Infinity tokens `json.dumps` writes, integers past 64 bits."""
     try:

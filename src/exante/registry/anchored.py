@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from .. import anchors as A
 from ..events import Event
 from ..history import History
 from ..ledger import parse
+from ..results import loads_bytes
 from . import gitlog
 
 OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
@@ -69,8 +69,8 @@ def result_record_row(e, folder: Path, history: History, row):
         return row(e.id, "result-record", FAIL, "result.json is not the file the last DECIDED "
                    f"record (seq {decided.seq}) wrote: edited by hand; decide again")
     try:
-        result = json.loads(raw)
-    except ValueError:
+        result = loads_bytes(raw)
+    except (ValueError, UnicodeDecodeError):
         return None  # result-lock already says it is unreadable
     keys = [k for k in ("verdict", "tier", "plan_sha256", "ledger_head")
             if k in last and result.get(k) != last.get(k)]

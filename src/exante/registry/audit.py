@@ -62,9 +62,11 @@ def audit(root: Path | str = "experiments") -> list[AuditRow]:
     # one read of each experiment, every chain checked from its genesis (no checkpoints)
     cat = build_catalogue(root, full_verify=True)
     rows: list[AuditRow] = []
-    for entry in cat.entries:
-        rows += _audit_entry(root, entry, cat.reads[entry.folder], cat.plans.get(entry.folder))
-    rows += anchored.anchor_rows(root, cat.entries, cat.reads, AuditRow)
+    with gitlog.remembered():
+        for entry in cat.entries:
+            rows += _audit_entry(root, entry, cat.reads[entry.folder],
+                                 cat.plans.get(entry.folder))
+        rows += anchored.anchor_rows(root, cat.entries, cat.reads, AuditRow)
     return rows + _unique_ids(cat.entries)
 
 

@@ -7,9 +7,11 @@ repository (or without git installed) every answer is None.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from pathlib import Path
+from typing import Iterator
 
 TIMEOUT_S = 30
 
@@ -39,7 +41,31 @@ def _maybe_in_git(folder: Path) -> bool:
     if os.environ.get("GIT_DIR"):
         return True
     here = Path(folder).resolve()
-    return any((d / ".git").exists() for d in (here, *here.parents))
+    return any(_has_git(d) for d in (here, *here.parents))
+
+
+_SEEN: dict[Path, bool] | None = None  # within `remembered()`: folder -> has a .git
+
+
+def _has_git(folder: Path) -> bool:
+    if _SEEN is None:
+        return (folder / ".git").exists()
+    found = _SEEN.get(folder)
+    if found is None:
+        found = _SEEN[folder] = (folder / ".git").exists()
+    return found
+
+
+@contextlib.contextmanager
+def remembered() -> Iterator[None]:
+    """Within it, whether a folder holds a `.git` is looked up once: an audit asks it of the
+    same registry's parent folders twice per experiment."""
+    global _SEEN
+    outer, _SEEN = _SEEN, ({} if _SEEN is None else _SEEN)
+    try:
+        yield
+    finally:
+        _SEEN = outer
 
 
 def _lines(repo: Path, *args: str) -> list[str]:
