@@ -147,11 +147,9 @@ class History:
         return cls._of(scan, ledger.path, exists=exists)
 
     @classmethod
-    def _of(cls, scan: L.Scan, path: Path, **kw: Any) -> "History":
-        history = cls(**kw, torn=scan.torn, path=path)
+    def _of(cls, scan: L.Scan, path: Path, *, exists: bool, error: str | None = None) -> "History":
+        history = cls(torn=scan.torn, path=path, error=error, exists=exists)
         history.records = tuple(Record.from_line(r, scan.source) for r in scan.lines)
-        if kw.get("exists") is None:
-            history.exists = bool(history.records)
         return history
 
     def __iter__(self) -> Iterator[Record]:

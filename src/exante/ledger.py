@@ -74,8 +74,7 @@ class Scan:
 
     @cached_property
     def records(self) -> list[dict[str, Any]]:
-        with B.paused_gc():
-            return [B.as_dict(r, self.source) for r in self.lines]
+        return B.as_dicts(self.lines, self.source)
 
     @property
     def head(self) -> str:

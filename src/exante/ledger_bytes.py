@@ -141,14 +141,6 @@ def split(raw: bytes) -> tuple[int, bytes]:
     return len(raw), b""
 
 
-def _loads_reference(line: bytes, lineno: int, source: str) -> Any:
-    try:
-        return json.loads(line)
-    except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError (bytes, not text)
-        raise LedgerError(f"{source}:{lineno}: not a JSON record "
-                          f"({getattr(exc, 'msg', exc)})") from exc
-
-
 class Line(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     """One ledger record as read: every top-level field, with `data` still its raw JSON bytes
     (a `msgspec.Raw`; `loads_data` builds it). Not tracked by the cyclic GC: a read of a long
@@ -201,8 +193,14 @@ def parse_lines(raw: bytes, cut: int, *, source: str, verify: bool,
                 checked_from: int = 0) -> list[dict[str, Any]]:
     """`read_lines`, each record a dict with its `data` built (what `json.loads` of each line
     gives)."""
-    return [as_dict(r, source) for r in read_lines(raw, cut, source=source, verify=verify,
-                                                   checked_from=checked_from)]
+    return as_dicts(read_lines(raw, cut, source=source, verify=verify,
+                               checked_from=checked_from), source)
+
+
+def as_dicts(records: list[Line | dict[str, Any]], source: str) -> list[dict[str, Any]]:
+    """Every record as a dict with its data built, in bulk."""
+    with paused_gc():
+        return [as_dict(r, source) for r in records]
 
 
 def as_dict(record: Line | dict[str, Any], source: str = "ledger") -> dict[str, Any]:
@@ -218,16 +216,21 @@ def loads_data(data: Any, where: str = "ledger") -> Any:
     already built by the slow way, is returned as it is)."""
     if type(data) is not msgspec.Raw:
         return data
-    buf = bytes(data)
+    try:
+        return _json_value(bytes(data))
+    except (ValueError, RecursionError) as exc:
+        raise LedgerError(f"{where}: the record's data is not JSON ({exc})") from exc
+
+
+def _json_value(buf: bytes) -> Any:
+    """`buf` as `json.loads` reads it: by orjson, except what orjson reads otherwise (a number
+    token of 19+ digits) or not at all (a 1e400, a NaN literal, a lone surrogate)."""
     if _careful_lines(buf) is None:
         try:
             return orjson.loads(buf)
         except orjson.JSONDecodeError:
-            pass  # beyond what orjson takes (a 1e400, a lone surrogate): json is the reference
-    try:
-        return json.loads(buf)
-    except (ValueError, RecursionError) as exc:
-        raise LedgerError(f"{where}: the record's data is not JSON ({exc})") from exc
+            pass  # json is the reference
+    return json.loads(buf)
 
 
 def _valid_utf8(body: bytes) -> bool:
@@ -272,12 +275,11 @@ def _read_all(body: bytes, lines: list[bytes], source: str) -> list[Line | dict[
 
 
 def _loads_line(line: bytes, lineno: int, source: str) -> Any:
-    if _careful_lines(line) is None:
-        try:
-            return orjson.loads(line)
-        except orjson.JSONDecodeError:
-            pass
-    return _loads_reference(line, lineno, source)
+    try:
+        return _json_value(line)
+    except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError (bytes, not text)
+        raise LedgerError(f"{source}:{lineno}: not a JSON record "
+                          f"({getattr(exc, 'msg', exc)})") from exc
 
 
 def _verify(records: list[Any], lines: list[bytes], first: int, source: str) -> None:
