@@ -29,7 +29,8 @@ VALID = {
                 "secondary": [{"name": "loss", "direction": "lower"}]},
     "design": {"factors": {"x": [0, 1], "act": ["relu", "gelu"]}, "fixed": {"width": 8},
                "baseline": {"x": 0, "act": "relu"}, "seeds": [1, 2, 3]},
-    "trial": {"python": "fuzz_trial:train", "timeout": 60, "env": {"OMP_NUM_THREADS": 1}},
+    "trial": {"python": "fuzz_trial:train", "timeout": 60, "env": {"OMP_NUM_THREADS": 1},
+              "cost": "width * (x + 1) * (act == 'gelu')"},
     "analysis": {"alpha": 0.05, "ci": 0.95, "correction": "holm"},
     "decision": {"rule": "threshold", "acceptance": "all(a.mean > baseline.mean for a in arms)",
                  "smallest_effect": 1.0},
@@ -43,7 +44,8 @@ VALID = {
     "retracts": [{"id": "old-v1", "reason": "leaky split"}],
 }
 
-RULE_PATHS = [("decision", "acceptance"), ("kill", 0, "when"), ("traps", 1, "check")]
+RULE_PATHS = [("decision", "acceptance"), ("kill", 0, "when"), ("traps", 1, "check"),
+              ("trial", "cost")]
 HOSTILE_RULES = [
     "__import__('os').system('true')", "().__class__.__bases__[0].__subclasses__()",
     "baseline.__class__", "lambda: 1", "(lambda x: x)(1)", "open('/etc/passwd')",
@@ -113,8 +115,8 @@ def mutated_plans(draw):
         parent, key = _get(plan, path[:-1]), path[-1]
         if op == "delete":
             del parent[key]
-        elif op == "swap":
-            parent[key] = draw(junk)
+        elif op == "swap":  # a copy: JUNK's own lists and dicts must never be edited in place
+            parent[key] = _copy(draw(junk))
         elif op == "wrap":  # the right value in the wrong shape
             parent[key] = [parent[key]] if draw(st.booleans()) else {"value": parent[key]}
         elif isinstance(parent[key], dict):
