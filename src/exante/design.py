@@ -1,4 +1,4 @@
-"""Expanding a plan into run keys: cells × seeds × roles, with stages.
+"""Expanding a plan into run keys: cells × seeds × roles, with stages; what each run costs.
 
 Run ids are deterministic and readable (``arm__depth-4_activation-gelu__s42``)
 so a resumed sweep finds what already ran, and each run folder says what it is.
@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from .spec import Plan
+from .errors import PlanError
+from .spec import Plan, cost_rule
 
 BASELINE, ARM, TRAP, TAU = "baseline", "arm", "trap", "tau"
 MAIN, VARIANCE, STAGE1, STAGE2 = "main", "baseline_variance", "stage1", "stage2"
@@ -122,3 +124,34 @@ def _check_unique(keys: list[RunKey]) -> None:
         if key.run_id in seen:
             raise ValueError(f"two runs share the id {key.run_id!r}: {seen[key.run_id]} and {key}")
         seen[key.run_id] = key
+
+
+def registered_cost(plan: Plan) -> Callable[[Mapping[str, Any]], float] | None:
+    """The plan's `trial.cost` as a function of a run's params, or None when it has none.
+
+    The value must be a finite number >= 0 (True and False count as 1 and 0); anything
+    else is a PlanError naming trial.cost and the params it was evaluated on.
+    """
+    rule = cost_rule(plan, file=str(plan.path))
+    if rule is None:
+        return None
+
+    def cost(params: Mapping[str, Any]) -> float:
+        value = rule.evaluate(params)
+        if isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise PlanError(f"`{rule.source}` must give a number >= 0 for every run; it gives "
+                            f"{value!r} for the params {dict(params)}", file=rule.file,
+                            path="trial.cost")
+        return float(value)
+
+    return cost
+
+
+def check_costs(plan: Plan) -> None:
+    """Evaluate `trial.cost` on every run of the plan (at lock, before anything is sealed)."""
+    cost = registered_cost(plan)
+    if cost is not None:
+        for key in expand(plan, include_stage2=True):
+            cost(key.params)

@@ -105,6 +105,9 @@ def lock(path: Path) -> tuple[str, dict[str, Any]]:
         from .pilots import check_disjoint
 
         check_disjoint(plan, history, str(path))  # before sealing: nothing is written
+        from .design import check_costs
+
+        check_costs(plan)  # trial.cost gives every run a number
     extra = bet_record(path) if plan is None else {}
     prints = fingerprints(plan) if plan is not None else extra.pop("fingerprints")
     from . import designcheck  # late: it loads scipy, which most verbs never need

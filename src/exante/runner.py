@@ -161,7 +161,7 @@ class _Sweep:
         self._pending: list[tuple[str, dict[str, Any]]] = []
         self._after_write: list[Callable[[], None]] = []
         self.blind = during_sweep(plan)  # progress shows no test-split metric
-        self.costs = Costs(plan.trial, self.records)  # measured run times: longest first
+        self.costs = Costs(plan, self.records)  # measured run times: longest first
         self._executor: Executor | None = None  # kept across phases when it is reusable
 
     # -- top level

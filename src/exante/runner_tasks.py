@@ -1,16 +1,23 @@
 """What the runner hands an executor (tasks, options), and in which order.
 
 A task is one run, or for a batched trial the runs that share their `group_by`
-values, in chunks of `max_batch`. Tasks go out longest first (LPT) when the
-ledger has measured what they cost, so the last worker is not left alone with
-the longest run at the end: the measurement is the `wall_s` of earlier RUN_OK
-records (a resumed sweep, a retry pass, stage 2 after stage 1) and, before any
-run, of the PILOT records measured before the lock. A task's cost is the mean
-measured time per run of its cost class (its cell; for a batched trial its
-group, which shares one call) times its number of runs; a task of a class never
-measured counts as the median class. With no measurement at all the plan's
-order is kept. Only when a run starts changes: run ids, seeds and parameters
-are the plan's, so results do not depend on the order.
+values, in chunks of `max_batch`. Tasks go out longest first (LPT), so the
+last worker is not left alone with the longest run at the end. A task's cost is
+the sum of its runs' costs; a run's cost is, in this order:
+
+1. measured: the mean `wall_s` per run of its cost class (its cell; for a
+   batched trial its group, which shares one call) in earlier RUN_OK records (a
+   resumed sweep, a retry pass, stage 2 after stage 1) or, before any run, in
+   the PILOT records measured before the lock;
+2. registered: the plan's `trial.cost`, an expression over the run's params
+   (``"depth * width"``, ``"epochs * (mode == 'train')"``) checked at lock,
+   scaled to seconds by the median measured seconds per unit of cost when
+   some classes are measured;
+3. otherwise the median measured class.
+
+With neither measurements nor `trial.cost` the plan's order is kept. Only when
+a run starts changes: run ids, seeds and parameters are the plan's, so results
+do not depend on the order.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from __future__ import annotations
 import statistics
 from typing import Any, Callable, Iterable, Mapping
 
-from .design import RunKey
+from .design import RunKey, registered_cost
+from .errors import PlanError, RuleError
 from .events import Event
 from .executors import ExecutorOptions
 from .history import Record
@@ -66,12 +74,14 @@ def _group(trial: TrialSpec, params: Mapping[str, Any]) -> tuple:
 
 
 class Costs:
-    """Measured seconds per run, by cost class, from the ledger and from this sweep."""
+    """Seconds per run, by cost class: measured (ledger, this sweep) or from `trial.cost`."""
 
-    def __init__(self, trial: TrialSpec, records: Iterable[Record] = ()):
-        self.trial = trial
+    def __init__(self, plan: Plan, records: Iterable[Record] = ()):
+        self.trial = plan.trial
+        self.registered = registered_cost(plan)
         self._ran: dict[Any, list[float]] = {}  # RUN_OK records: the registered runs themselves
         self._piloted: dict[Any, list[float]] = {}  # PILOT records: measured before the lock
+        self._per_unit: list[float] = []  # measured seconds per unit of trial.cost
         for record in records:
             if record.event == Event.RUN_OK:
                 self._add(self._ran, record.data)
@@ -84,8 +94,21 @@ class Costs:
     def _add(self, into: dict[Any, list[float]], data: Mapping[str, Any]) -> None:
         wall = data.get("wall_s")
         if isinstance(wall, (int, float)) and not isinstance(wall, bool) and wall >= 0:
-            into.setdefault(self._class(data.get("cell"), data.get("params") or {}),
-                            []).append(float(wall))
+            params = data.get("params") or {}
+            into.setdefault(self._class(data.get("cell"), params), []).append(float(wall))
+            units = self._units(params)
+            if units:
+                self._per_unit.append(float(wall) / units)
+
+    def _units(self, params: Mapping[str, Any]) -> float | None:
+        """`trial.cost` of a run with `params`; None without one, or where it cannot say
+        (the params of a record written under another plan)."""
+        if self.registered is None:
+            return None
+        try:
+            return self.registered(params)
+        except (PlanError, RuleError):
+            return None
 
     def add(self, key: RunKey, wall_s: float | None) -> None:
         """One more finished run of this sweep."""
@@ -101,12 +124,21 @@ class Costs:
                       ) -> list[tuple[Task, list[RunKey]]]:
         """`tasks` by decreasing estimated cost; the plan's order for ties and without data."""
         per_run = self.per_run()
-        if not per_run:
+        if not per_run and self.registered is None:
             return tasks
-        unknown = statistics.median(per_run.values())
+        unknown = statistics.median(per_run.values()) if per_run else 0.0
+        scale = statistics.median(self._per_unit) if self._per_unit else 1.0
+
+        def run_cost(key: RunKey) -> float:
+            measured = per_run.get(self._class(key.cell, key.params))
+            if measured is not None:
+                return measured
+            if self.registered is not None:
+                return self.registered(key.params) * scale
+            return unknown
 
         def cost(entry: tuple[Task, list[RunKey]]) -> float:
-            return sum(per_run.get(self._class(k.cell, k.params), unknown) for k in entry[1])
+            return sum(run_cost(k) for k in entry[1])
 
         return sorted(tasks, key=cost, reverse=True)  # stable: equal costs keep plan order
 

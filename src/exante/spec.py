@@ -16,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Mapping
 
+from . import rules
 from .errors import PlanError
 from .spec_yaml import MAX_INT_BITS, parse_yaml  # noqa: F401  (MAX_INT_BITS re-exported: old home)
 from .trialspec import TrialSpec
@@ -331,9 +332,22 @@ def _cross_check(plan: Plan, r: _Reader) -> None:
         if name not in known:
             raise PlanError(f"names no parameter; parameters are {', '.join(sorted(known))}",
                             file=r.file, path="trial.group_by")
+    cost_rule(plan, file=r.file)  # its names are the plan's parameters
     if plan.trial is not None and plan.trial.kind == "batched" and not plan.trial.group_by:
         raise PlanError("a batched trial needs group_by: the parameters that must be equal "
                         "within one batch", file=r.file, path="trial.group_by")
+
+
+def cost_rule(plan: Plan, *, file: str | None = None) -> rules.Rule | None:
+    """`trial.cost` parsed, its names the parameters of the plan's runs; None without one."""
+    if plan.trial is None or plan.trial.cost is None:
+        return None
+    d = plan.design
+    named = set(d.factors) | {k for arm in d.arms.values() for k in arm} | set(d.fixed)
+    named |= {k for t in plan.traps for k in t.params}
+    named |= set(plan.tau.params) if plan.tau is not None else set()
+    return rules.parse(plan.trial.cost, where="trial.cost", file=file,
+                       allowed=frozenset(n for n in named if n.isidentifier()))
 
 
 def check_id(experiment_id: str, *, file: str | None = None) -> str:

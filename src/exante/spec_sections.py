@@ -108,7 +108,7 @@ def _design(r: _Reader, node: Any, top: dict[str, Any]) -> Design:
 
 def _trial(r: _Reader, node: Any) -> tuple[TrialSpec, dict[str, float]]:
     keys = ("python", "batched", "command", "hydra", "metrics_regex", "metrics_json", "timeout",
-            "cleanup", "cwd", "env", "pythonpath", "group_by", "max_batch", "resources")
+            "cleanup", "cwd", "env", "pythonpath", "group_by", "max_batch", "resources", "cost")
     t = r.mapping(node, "trial", keys)
     kinds = [k for k in ("python", "batched", "command", "hydra") if k in t]
     if len(kinds) != 1:
@@ -150,6 +150,7 @@ def _trial(r: _Reader, node: Any) -> tuple[TrialSpec, dict[str, float]]:
         pythonpath=_strings(r, t.get("pythonpath"), "trial.pythonpath"),
         group_by=_strings(r, t.get("group_by"), "trial.group_by"),
         max_batch=r.integer(t.get("max_batch"), "trial.max_batch", 64, low=1),
+        cost=r.string(t.get("cost"), "trial.cost"),
         hydra=hydra,
     )
     return spec, resources

@@ -37,6 +37,7 @@ class TrialSpec:
     pythonpath: tuple[str, ...] = ()  # folders (relative to the plan) put on sys.path
     group_by: tuple[str, ...] = ()  # batched: runs with equal values of these params share a call
     max_batch: int = 64
+    cost: str | None = None  # an expression over a run's params: its relative cost (runner_tasks)
     hydra: Mapping[str, str] = field(default_factory=dict)  # kind "hydra": config_path, config_name
 
     def __post_init__(self) -> None:
