@@ -15,9 +15,17 @@ columns runs at a fifth of the speed of one with 10 rows at these sizes (11 vs
 48 GFLOP/s measured for the forward, 10 vs 53 for the weight gradient), and at
 depth 2 those two gemms were a sixth of a training step. `linear(l, e)` and
 `linear_grad(l, e)` give any layer in nn.Linear's layout, whatever its storage.
-Those gemms run on one intra-op thread (`_one_thread`): with two, MKL splits a
-lone member's 10-row gemm along its reduction but a stack's by member, which
-would give a member other bits alone than stacked.
+On the CPU a training step and an evaluation run on one intra-op thread
+(`_one_thread`), whatever ``torch.get_num_threads()`` says. With more, a kernel
+splits its work by what the tensor holds, so a lone member's work is cut
+elsewhere than a stack's: MKL splits a lone member's 10-row gemm along its
+reduction but a stack's by member, and the softmax along the classes gave a
+member other bits stacked than alone on an AVX512 CPU with 2 threads (rows 44
+and 100, not 128). What that costs a process given 2 threads: one step of
+width 256, depth 2, 128 rows took 1.25 ms for one member and 2.60 ms for three
+with the threads, 1.36 and 3.91 ms on one (measured 2026-12-03, 2-core AVX512
+machine). Two workers of one thread each do better than either, two stacks of
+three in 3.9 ms, and that is what the study's executor runs.
 Why member e gets the same bits whatever else is stacked with it (the property
 ``tests/test_mlp_train.py`` checks):
 
@@ -168,9 +176,10 @@ class StackedMLP:
         Leaves d(mean cross-entropy per member)/dθ in `gradients()`; each member's
         loss is its own batch mean, so members do not scale each other's gradient.
         """
-        logits_t = self._forward_into(ws)
-        delta_t = _cross_entropy_grad_t(logits_t, targets, self.arch.group)
-        self._backward(ws, delta_t)
+        with _one_thread(self.device):
+            logits_t = self._forward_into(ws)
+            delta_t = _cross_entropy_grad_t(logits_t, targets, self.arch.group)
+            self._backward(ws, delta_t)
 
     def _forward_into(self, ws: _Workspace) -> torch.Tensor:
         """The hidden layers into `ws`, then the transposed logits (E, classes, rows)."""
@@ -180,15 +189,13 @@ class StackedMLP:
             torch.baddbmm(self.biases[l], h, self.weights[l], out=ws.pre[l])
             _activate(self.arch.activation, ws.pre[l], out=ws.post[l])
             h = ws.post[l]
-        with _one_thread(self.device):
-            return torch.baddbmm(self.biases[last], self.weights[last], h.transpose(1, 2),
-                                 out=ws.pre[last])
+        return torch.baddbmm(self.biases[last], self.weights[last], h.transpose(1, 2),
+                             out=ws.pre[last])
 
     def _backward(self, ws: _Workspace, delta_t: torch.Tensor) -> None:
         last = len(self.weights) - 1
         inputs = ws.x if last == 0 else ws.post[last - 1]
-        with _one_thread(self.device):
-            torch.bmm(delta_t, inputs, out=self.weight_grads[last])
+        torch.bmm(delta_t, inputs, out=self.weight_grads[last])
         torch.sum(delta_t, dim=2, keepdim=True, out=self.bias_grads[last])
         if last == 0:
             return
@@ -211,6 +218,10 @@ class StackedMLP:
         Rows go through in chunks of about EVAL_ROWS rows, the same chunks for every
         ensemble size, so evaluation too is independent of what is stacked.
         """
+        with _one_thread(self.device):
+            return self._logits(x)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
         out = torch.empty(self.members, n, self.arch.classes, device=self.device)
         step = max(1, EVAL_ROWS // self.arch.group)
@@ -221,8 +232,7 @@ class StackedMLP:
             last = len(self.weights) - 1
             for l in range(last):
                 h = _activate(self.arch.activation, torch.baddbmm(self.biases[l], h, self.weights[l]))
-            with _one_thread(self.device):
-                logits_t = torch.baddbmm(self.biases[last], self.weights[last], h.transpose(1, 2))
+            logits_t = torch.baddbmm(self.biases[last], self.weights[last], h.transpose(1, 2))
             out[:, start:start + len(chunk)] = _pool(logits_t.transpose(1, 2), self.arch.group)
         return out
 
