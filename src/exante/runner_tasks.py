@@ -26,7 +26,7 @@ import statistics
 from typing import Any, Callable, Iterable, Mapping
 
 from .design import RunKey, registered_cost
-from .errors import PlanError, RuleError
+from .errors import PlanError
 from .events import Event
 from .executors import ExecutorOptions
 from .history import Record
@@ -81,7 +81,8 @@ class Costs:
         self.registered = registered_cost(plan)
         self._ran: dict[Any, list[float]] = {}  # RUN_OK records: the registered runs themselves
         self._piloted: dict[Any, list[float]] = {}  # PILOT records: measured before the lock
-        self._per_unit: list[float] = []  # measured seconds per unit of trial.cost
+        self._measured: list[tuple[float, Mapping[str, Any]]] = []  # (wall_s, params), for
+        # trial.cost's scale: evaluated only when tasks are ordered, never on a resume scan
         for record in records:
             if record.event == Event.RUN_OK:
                 self._add(self._ran, record.data)
@@ -96,19 +97,23 @@ class Costs:
         if isinstance(wall, (int, float)) and not isinstance(wall, bool) and wall >= 0:
             params = data.get("params") or {}
             into.setdefault(self._class(data.get("cell"), params), []).append(float(wall))
-            units = self._units(params)
-            if units:
-                self._per_unit.append(float(wall) / units)
+            if self.registered is not None:
+                self._measured.append((float(wall), params))
 
-    def _units(self, params: Mapping[str, Any]) -> float | None:
-        """`trial.cost` of a run with `params`; None without one, or where it cannot say
-        (the params of a record written under another plan)."""
-        if self.registered is None:
-            return None
-        try:
-            return self.registered(params)
-        except (PlanError, RuleError):
-            return None
+    def _seconds_per_unit(self) -> float:
+        """Median measured seconds per unit of `trial.cost` (1.0 with nothing to measure by).
+
+        A record whose params the cost cannot judge (written under another plan) or
+        that costs 0 units says nothing about the scale and is left out."""
+        ratios = []
+        for wall, params in self._measured:
+            try:
+                units = self.registered(params)
+            except PlanError:
+                continue
+            if units:
+                ratios.append(wall / units)
+        return statistics.median(ratios) if ratios else 1.0
 
     def add(self, key: RunKey, wall_s: float | None) -> None:
         """One more finished run of this sweep."""
@@ -127,7 +132,7 @@ class Costs:
         if not per_run and self.registered is None:
             return tasks
         unknown = statistics.median(per_run.values()) if per_run else 0.0
-        scale = statistics.median(self._per_unit) if self._per_unit else 1.0
+        scale = self._seconds_per_unit() if self.registered is not None else 1.0
 
         def run_cost(key: RunKey) -> float:
             measured = per_run.get(self._class(key.cell, key.params))
