@@ -327,7 +327,7 @@ def _cross_check(plan: Plan, r: _Reader) -> None:
         raise PlanError("the variance-first seed protocol compares one arm against the baseline; "
                         "give exactly one design.arms entry (and no factors)", file=r.file,
                         path="design.arms")
-    known = set(d.factors) | {k for arm in d.arms.values() for k in arm} | set(d.fixed)
+    known = _design_params(d)
     for name in plan.trial.group_by if plan.trial else ():
         if name not in known:
             raise PlanError(f"names no parameter; parameters are {', '.join(sorted(known))}",
@@ -342,12 +342,15 @@ def cost_rule(plan: Plan, *, file: str | None = None) -> rules.Rule | None:
     """`trial.cost` parsed, its names the parameters of the plan's runs; None without one."""
     if plan.trial is None or plan.trial.cost is None:
         return None
-    d = plan.design
-    named = set(d.factors) | {k for arm in d.arms.values() for k in arm} | set(d.fixed)
-    named |= {k for t in plan.traps for k in t.params}
+    named = _design_params(plan.design) | {k for t in plan.traps for k in t.params}
     named |= set(plan.tau.params) if plan.tau is not None else set()
     return rules.parse(plan.trial.cost, where="trial.cost", file=file,
                        allowed=frozenset(n for n in named if n.isidentifier()))
+
+
+def _design_params(d: Design) -> set[str]:
+    """The parameters the design gives its cells: factors, arms' settings, fixed values."""
+    return set(d.factors) | {k for arm in d.arms.values() for k in arm} | set(d.fixed)
 
 
 def check_id(experiment_id: str, *, file: str | None = None) -> str:
