@@ -172,3 +172,47 @@ def test_an_amendment_can_say_why_an_unchanged_bet_runs_again(project, cli):
     amendment = history(bet).last(Event.AMENDED).data
     assert amendment["rerun"] is True and amendment["reason"].startswith("the node")
     assert [r.run_id for r in outcome_of(bet).runs] == ["01_probe-r1", "01_probe-r2"]
+
+
+def bet_record(result, code: int = 0) -> dict:
+    """The exante.bet/1 record `exante run NN_name.py --json` printed, checked against its schema."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from exante.agent import load_schema
+
+    assert result.exit_code == code, result.output
+    record = json.loads(result.stdout)
+    assert next(iter(record)) == "schema" and record["schema"] == "exante.bet/1"
+    errors = list(jsonschema.Draft202012Validator(load_schema("bet")).iter_errors(record))
+    assert not errors, "; ".join(f"{list(e.path)}: {e.message}" for e in errors)
+    return record
+
+
+def test_run_json_gives_each_invocation_and_the_verdict_once_every_repeat_is_in(project, cli):
+    bet = make_bet(project, "probe", repeats=2)
+    assert cli("lock", bet).exit_code == 0
+    first = bet_record(cli("run", bet, "--json"))
+    assert first["verdict"] == "NO RESULT" and first["reasons"] == ["1 of 2 registered run(s) finished"]
+    assert first["ran"]["run_id"] == "01_probe-r1" and first["ran"]["status"] == "ok"
+    assert first["ran"]["verdict"] == "STRICT" and first["ran"]["via"] == "exante run"
+    assert first["bet"] == "01_probe" and Path(first["ledger"]) == bet.parent / "01_probe" / "ledger.jsonl"
+
+    second = bet_record(cli("run", bet, "--json"))
+    assert second["verdict"] == "STRICT" and second["repeats"] == 2
+    assert second["ran"]["run_id"] == "01_probe-r2"
+    assert [r["run_id"] for r in second["runs"]] == ["01_probe-r1", "01_probe-r2"]
+    assert json.loads(Path(second["results_path"]).read_text())["run_id"] == "01_probe-r2"
+    assert second["error"] is None and second["criteria"]["repeats"] == 2
+
+    refused = cli("run", bet, "--json")  # a third run was not registered: a refusal, no record
+    assert refused.exit_code == 1 and refused.stdout == "" and refused.stderr.strip()
+
+
+def test_run_json_prints_the_record_of_a_crash_and_exits_1(project, cli):
+    bet = make_bet(project, "probe", body='raise RuntimeError("out of memory")')
+    assert cli("lock", bet).exit_code == 0
+    ran = cli("run", bet, "--json")
+    record = bet_record(ran, code=1)
+    assert record["verdict"] == "INCONCLUSIVE" and record["ran"]["status"] == "failed"
+    assert "out of memory" in record["ran"]["error"] and "RuntimeError" in record["error"]
+    assert record["results_path"] is None
+    assert "RuntimeError: out of memory" in ran.stderr

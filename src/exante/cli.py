@@ -155,7 +155,8 @@ def _parse_opts(ctx, param, values) -> dict:
 @click.option("--max-runs", type=int, default=None, help="Stop after N runs (smoke tests).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True,
-              help="No progress bar; print the sweep's record (schema exante.run/1).")
+              help="No progress bar; print the sweep's record (schema exante.run/1; for a "
+                   "bet module, exante.bet/1).")
 @click.option("--log-to", "log_to", default=None, metavar="mlflow[:URI]",
               help="Also log every run to MLflow (nested under one run for the experiment); "
                    "bare 'mlflow': MLFLOW_TRACKING_URI, else experiments/mlflow.db. The "
@@ -214,8 +215,8 @@ def _run_bet(path: Path, as_json: bool) -> None:
     from . import bets
 
     if as_json:
-        raise InputError(f"{path}: --json is not available for a bet module; the record is its "
-                         "ledger (`exante log`) and results/NN_name.json")
+        _run_bet_json(path)
+        return
     result = bets.launch(path)
     click.echo(bets.summary_line(path.stem, result))
     for reason in result.reasons:
@@ -223,6 +224,21 @@ def _run_bet(path: Path, as_json: bool) -> None:
     for earlier in result.earlier:
         click.echo(f"  earlier run {earlier.run_id} (sha256 {str(earlier.plan_sha256)[:12]}…): "
                    f"{earlier.verdict or earlier.status}; kept in the ledger")
+
+
+def _run_bet_json(path: Path) -> None:
+    """`exante run NN_name.py --json`: the exante.bet/1 record; a crash of the bet's own
+    code prints it too (the failed run is on the record) with its line on stderr, exit 1."""
+    from . import bets
+    from .agent import records
+
+    try:
+        result = bets.launch(path)
+    except bets.BetFailed as exc:
+        _echo_json(records.bet(path, bets.outcome_of(path), exc.run_id, error=str(exc)))
+        _fail(exc, exc.exit_code)
+    else:
+        _echo_json(records.bet(path, result, result.runs[-1].run_id))
 
 
 def _log_target(log_to: str | None) -> str | None:

@@ -139,6 +139,24 @@ def sweep(report: Any, path: Path) -> dict[str, Any]:
                             "messages": list(report.messages)})
 
 
+def bet(path: Path, outcome: Any, run_id: str | None, *,
+        error: str | None = None) -> dict[str, Any]:
+    """The record of `exante run NN_name.py` (a bets.BetOutcome after the call).
+
+    ran: the run this call recorded (None: the bet raised before recording one)."""
+    from ..bets import results_path
+    from ..experiment import open_experiment
+
+    module = Path(path).resolve()
+    results = results_path(module)
+    ran = next((r for r in reversed(outcome.runs) if r.run_id == run_id), None)
+    return envelope("bet", {"path": str(path), "bet": module.stem,
+                            "ledger": str(open_experiment(module).ledger.path),
+                            "results_path": str(results) if results.is_file() else None,
+                            "ran": ran.to_dict() if ran else None, **outcome.to_dict(),
+                            "error": error})
+
+
 def pilot(report: Any, path: Path, seeds: list[int]) -> dict[str, Any]:
     """The record of one `pilot` call (a pilot_run.PilotReport)."""
     return envelope("pilot", {"path": str(path), "metric": report.metric, "seeds": list(seeds),

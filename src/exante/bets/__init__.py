@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import ExanteError
-from .launch import launch
+from .launch import BetFailed, launch
 from .outcome import BetOutcome, RunOutcome, outcome
 from .record import BetRun, results_path, run
 
@@ -52,5 +52,5 @@ def entry(main: Callable[[], Any]) -> None:
         print(summary_line(name, result))
 
 
-__all__ = ["BetOutcome", "BetRun", "RunOutcome", "entry", "launch", "outcome", "outcome_of",
-           "results_path", "run", "summary_line"]
+__all__ = ["BetFailed", "BetOutcome", "BetRun", "RunOutcome", "entry", "launch", "outcome",
+           "outcome_of", "results_path", "run", "summary_line"]

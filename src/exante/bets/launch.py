@@ -22,7 +22,13 @@ from . import record
 
 
 class BetFailed(IntegrityError):
-    """The bet's own code raised; the run is on the record as RUN_FAILED (exit 1)."""
+    """The bet's own code raised; the run is on the record as RUN_FAILED (exit 1).
+
+    run_id: the run this invocation recorded (None: it raised before recording one)."""
+
+    def __init__(self, message: str, run_id: str | None = None):
+        super().__init__(message)
+        self.run_id = run_id
 
 
 def launch(path: str | Path) -> O.BetOutcome:
@@ -42,9 +48,11 @@ def launch(path: str | Path) -> O.BetOutcome:
         except ExanteError:
             raise
         except Exception as exc:
+            run_id = record.LAST_RUN.get()
             where = (f"recorded as RUN_FAILED in {open_experiment(module_path).ledger.path}"
-                     if record.LAST_RUN.get() else "before any run was recorded")
-            raise BetFailed(f"{path}: the bet raised {type(exc).__name__}: {exc}; {where}") from exc
+                     if run_id else "before any run was recorded")
+            raise BetFailed(f"{path}: the bet raised {type(exc).__name__}: {exc}; {where}",
+                            run_id) from exc
         ran = record.LAST_RUN.get()
     finally:
         record.VIA.reset(via)
