@@ -15,7 +15,7 @@ import os
 import signal
 import time
 
-from ..errors import ControlSignal
+from ..errors import ControlSignal, ExanteError
 from ..trials import Outcome, Task, execute_task, failed, failure_kind, set_threads
 from .base import Executor
 
@@ -136,7 +136,10 @@ class LocalExecutor(Executor):
         timeout = None if per_run is None else per_run * len(task.runs)
         if timeout is not None and task.trial.kind == "command":
             timeout += _COMMAND_GRACE_S
-        future = self._pool.schedule(execute_task, args=(task,), timeout=timeout)
+        try:
+            future = self._pool.schedule(execute_task, args=(task,), timeout=timeout)
+        except RuntimeError as exc:  # pebble: the pool could not start or keep its workers
+            raise _pool_failed(exc) from exc
         self._futures[future] = task
 
     def wait(self, timeout: float | None = None) -> list[Outcome]:
@@ -163,12 +166,31 @@ class LocalExecutor(Executor):
         self._futures.clear()
 
 
+def _pool_failed(exc: BaseException) -> ExanteError:
+    return ExanteError(
+        f"the local executor's worker processes failed to start ({exc}); their own error is "
+        "printed above. If a script of yours starts this sweep, put the call under "
+        "`if __name__ == \"__main__\":`: each worker imports the main module again, and an "
+        "unguarded call starts a sweep inside every worker. Every run that finished is in "
+        "the ledger and the ones that never started are not charged; run again once that is "
+        "fixed for the rest.")
+
+
 def _collect(future: cf.Future, task: Task) -> list[Outcome]:
-    """The task's outcomes, or one failed outcome per run if the worker itself failed."""
+    """The task's outcomes, or one failed outcome per run if the worker itself failed.
+
+    A broken pool is not a run's failure: pebble aborts the queued tasks with
+    BrokenProcessPool only when a worker died while no task was running on any
+    (at start-up), so none of them began; the sweep stops (ExanteError) and their
+    RUN_STARTED records stay open, to run again like those of a killed sweep."""
+    from concurrent.futures.process import BrokenProcessPool
+
     from pebble import ProcessExpired
 
     try:
         return future.result()
+    except BrokenProcessPool as exc:
+        raise _pool_failed(exc) from exc
     except cf.TimeoutError:
         kind, error = "timeout", f"timed out after {task.trial.timeout_s} s per run (worker killed)"
     except ProcessExpired as exc:
