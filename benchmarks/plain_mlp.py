@@ -66,8 +66,12 @@ def main() -> None:
     parser.add_argument("--weight_decay", type=float, required=True)
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="intra-op threads; 0 leaves torch's default (every core), as a "
+                             "script that never calls torch.set_num_threads gets")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     start = time.perf_counter()
     out = train(args.depth, args.activation, args.weight_decay, args.seed, args.epochs)
     print(json.dumps({**out, "wall_s": time.perf_counter() - start}))
