@@ -216,3 +216,12 @@ def test_run_json_prints_the_record_of_a_crash_and_exits_1(project, cli):
     assert "out of memory" in record["ran"]["error"] and "RuntimeError" in record["error"]
     assert record["results_path"] is None
     assert "RuntimeError: out of memory" in ran.stderr
+
+
+def test_run_json_keeps_what_the_bet_prints_off_stdout(project, cli):
+    bet = make_bet(project, "chatty", body='print("the bet says hello")')
+    assert cli("lock", bet).exit_code == 0
+    ran = cli("run", bet, "--json")
+    record = bet_record(ran)  # stdout parses as the record alone
+    assert record["verdict"] == "STRICT"
+    assert "the bet says hello" in ran.stderr and "hello" not in ran.stdout

@@ -141,3 +141,35 @@ def test_import_and_export_records_match_their_schemas(cli, make_plan, tmp_path)
     for fmt in ("csv", "jsonl"):
         export = check(cli("export", plan, "--format", fmt, "--json"), "export")
         assert export["runs"] >= 6 and Path(export["path"]).is_file()  # pilots are rows too
+
+
+CHATTY = '''import os, subprocess, sys
+def train(params, seed, ctx):
+    print("trial says hello", seed)
+    subprocess.run([sys.executable, "-c", "print('a child says hello')"], check=True)
+    os.write(1, b"straight to fd 1\\n")
+    return {"score": float(params.get("x", 0)) + 0.01 * seed}
+'''
+
+
+@pytest.mark.parametrize("executor", ["inline", "local"])
+def test_run_json_stdout_is_the_record_alone_whatever_the_trial_prints(make_plan, executor):
+    """A trial that prints (print, a child process, a raw write to fd 1) used to put its lines
+    before the record, so `json.loads(stdout)` failed for an agent; they go to stderr now."""
+    import subprocess
+    import sys
+
+    plan = make_plan()
+    module = next(plan.parent.glob("trial_*.py"))
+    module.write_text(CHATTY, encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "exante", "lock", str(plan)], check=True,
+                   capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "exante", "run", str(plan), "--json",
+                           "--executor", executor, "--workers", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["schema"] == "exante.run/1" and record["ok"] == 6
+    jsonschema.validate(record, load_schema("run"))
+    for line in ("trial says hello", "a child says hello", "straight to fd 1"):
+        assert done.stderr.count(line) == 6, (line, done.stderr)

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from .cli_records import _echo_json  # the one copy; cli_status and cli_demo import it from here
+from .cli_records import _echo_json, record_only_on_stdout  # the one copy of each
 from .errors import ControlSignal, ExanteError, InputError
 
 _DEBUG = False
@@ -191,8 +191,9 @@ def run(path: Path, executor: str, opts: dict, workers: int | None, threads: int
                                 threads=threads, max_runs=max_runs, extra=extra)
     progress = None if quiet or as_json else _rich_progress(options.workers)
     target = _log_target(log_to)
-    report = runner.run(path, options, progress=progress)
-    _log_to(path, log_to, target)  # after a kill too: whatever the ledger holds
+    with record_only_on_stdout(as_json):
+        report = runner.run(path, options, progress=progress)
+        _log_to(path, log_to, target)  # after a kill too: whatever the ledger holds
     if as_json:
         from .agent import records
 
@@ -233,7 +234,8 @@ def _run_bet_json(path: Path) -> None:
     from .agent import records
 
     try:
-        result = bets.launch(path)
+        with record_only_on_stdout():
+            result = bets.launch(path)
     except bets.BetFailed as exc:
         _echo_json(records.bet(path, bets.outcome_of(path), exc.run_id, error=str(exc)))
         _fail(exc, exc.exit_code)

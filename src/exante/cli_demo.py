@@ -76,12 +76,14 @@ def _demo_json(plan: Path, out: Path, resumed: bool, quick: bool, executor: str,
     from . import demo as demo_mod
     from . import registration, runner
     from .agent import records
+    from .cli_records import record_only_on_stdout
 
     if not resumed:
         registration.lock(plan)
     options = runner.RunOptions(executor=executor, workers=workers or (os.cpu_count() or 1))
-    report = runner.run(plan, options)
-    outputs = demo_mod.write_outputs(plan, out / "experiments", pdf=no_pdf is None)
+    with record_only_on_stdout():
+        report = runner.run(plan, options)
+        outputs = demo_mod.write_outputs(plan, out / "experiments", pdf=no_pdf is None)
     result = json.loads(outputs["result"].read_text())
     _echo_json(records.envelope("demo", {
         "not_written": {"paper (PDF)": no_pdf} if no_pdf else {},

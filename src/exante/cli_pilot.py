@@ -54,13 +54,15 @@ def pilot(path: Path, seeds: list[int], levels: tuple[str, ...], executor: str,
     import os
 
     from .cli import _plan_path, _rich_progress
+    from .cli_records import record_only_on_stdout
     from .pilot_run import pilot as run_pilots
 
     plan = _plan_path(path)
     workers = workers or (os.cpu_count() or 1)
-    report = run_pilots(plan, seeds, levels=_levels(levels), executor=executor,
-                        workers=workers, threads=threads,
-                        progress=None if quiet or as_json else _rich_progress(workers))
+    with record_only_on_stdout(as_json):
+        report = run_pilots(plan, seeds, levels=_levels(levels), executor=executor,
+                            workers=workers, threads=threads,
+                            progress=None if quiet or as_json else _rich_progress(workers))
     if as_json:
         from .agent.records import dumps, pilot as record
 

@@ -8,9 +8,11 @@ integrity). `rollup --strict` and `audit` exit 1 on a finding.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import click
 
@@ -25,6 +27,35 @@ def _echo_json(record: dict[str, Any]) -> None:
     from .agent.records import dumps
 
     click.echo(dumps(record))
+
+
+@contextlib.contextmanager
+def record_only_on_stdout(on: bool = True) -> Iterator[None]:
+    """With `--json`, stdout carries the record alone: while user code runs (trials, bets,
+    the workers and commands they start) what it prints goes to stderr.
+
+    Python's sys.stdout is pointed at stderr, and so is file descriptor 1 when stdout has
+    one, since worker processes and commands inherit the descriptor, not the object."""
+    if not on:
+        yield
+        return
+    try:
+        out_fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (click's CliRunner)
+        out_fd = err_fd = None
+    saved = None
+    if out_fd is not None:
+        sys.stdout.flush()
+        saved = os.dup(out_fd)
+        os.dup2(err_fd, out_fd)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved is not None:
+            sys.stderr.flush()
+            os.dup2(saved, out_fd)
+            os.close(saved)
 
 
 @click.command("report")
