@@ -3,6 +3,7 @@ spoken to through the MCP SDK's own stdio client (`mcp.client.stdio.stdio_client
 `ClientSession`). One session runs a whole seed-003 experiment (init, lock, run, status until
 done, decide, report, log, rollup, audit), and shows what the server refuses: paths outside
 its registry, a killed plan re-run, a tampered plan, an amendment without what was seen.
+Another session runs a sealed bet module with the `bet` tool, in a child process.
 The SDK client itself validates every structured result against the tool's output schema.
 """
 
@@ -23,7 +24,7 @@ anyio = pytest.importorskip("anyio")
 from mcp import ClientSession, StdioServerParameters  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
 
-TOOLS = {"init", "lock", "verify", "amend", "run", "status", "decide", "report", "log",
+TOOLS = {"init", "lock", "verify", "amend", "run", "bet", "status", "decide", "report", "log",
          "postmortem", "rollup", "audit"}
 TRAIN = '''import random
 
@@ -189,3 +190,47 @@ def test_an_agent_runs_a_whole_experiment_over_mcp_and_is_refused_the_shortcuts(
     cli_status = json.loads(cli.stdout)
     assert {k: v for k, v in cli_status.items() if k not in ("amendments", "deviated", "sealed")} \
         == {k: v for k, v in seen["status"].items() if k not in ("amendments", "deviated", "sealed")}
+
+
+def test_an_agent_runs_a_sealed_bet_over_mcp_and_gets_its_verdict(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+    from bet_helpers import BET
+
+    outside = tmp_path / "outside.py"
+    outside.write_text("def main():\n    open('PWNED', 'w')\n")
+
+    async def scenario(agent: Agent, session: ClientSession) -> None:
+        init = await agent.ok("init", name="probe", template="bet")
+        module = Path(init["path"])
+        number, _, title = module.stem.partition("_")
+        module.write_text(BET.format(number=number, title=title, gain=1.0, control=0.0,
+                                     repeats=1, extra="", body='print("the bet says hello")'))
+        await agent.ok("lock", experiment=str(module))
+        relative = str(module.relative_to(tmp_path / "experiments"))
+
+        # `run` is for plans; a bet goes through `bet`, which returns when it has ended
+        said = await agent.refused("run", 2, experiment=str(module))
+        assert "`bet` tool" in said
+        record = await agent.ok("bet", module=relative)
+        assert record["verdict"] == "STRICT" and record["error"] is None
+        assert record["ran"]["run_id"] == f"{module.stem}-r1" and record["ran"]["status"] == "ok"
+        assert Path(record["results_path"]).is_file()
+
+        # what the server refuses: a second run without an amendment, a changed byte, a
+        # module outside the registry (never imported: no PWNED file appears)
+        said = await agent.refused("bet", 1, module=relative)
+        assert "amend" in said
+        log = await agent.ok("log", experiment=str(module))
+        oks = [r for r in log["records"] if r["event"] == "RUN_OK"]
+        assert len(oks) == 1  # the refused rerun recorded nothing
+        module.write_text(module.read_text().replace("STRICT_MIN_GAIN = 0.15",
+                                                     "STRICT_MIN_GAIN = 0.1"))
+        is_error, error = await agent.call("bet", module=relative)
+        assert is_error and error["kind"] == "TamperedError", error
+        assert error["error"].startswith("PREREG TAMPERED. Refusing to run.")
+        said = await agent.refused("bet", 2, module=str(outside))
+        assert "outside the registry" in said
+        assert not (tmp_path / "PWNED").exists() and not (tmp_path / "experiments" / "PWNED"
+                                                          ).exists()
+
+    drive(tmp_path, scenario)

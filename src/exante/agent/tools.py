@@ -6,7 +6,9 @@ resolved (symlinks followed) and refused unless it lies inside the registry the 
 started on. No tool writes a plan's text or a ledger line except through the library's own
 verbs: `lock` seals an unsealed plan (a sealed one is left as it is), `amend` needs `reason`
 and `seen` exactly as on the CLI, `run` appends what the runner appends. `run` returns as
-soon as the sweep has started in its own process; `status` reports its progress.
+soon as the sweep has started in its own process; `status` reports its progress. `bet`
+runs a sealed bet module once, in its own process (never in the server's), and returns
+when it ends.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import InputError, RefusedError
+from ..errors import InputError, RefusedError, TamperedError
+from ..seal import TAMPERED
 from . import records
 
 EXPERIMENT = {"type": "string", "minLength": 1,
@@ -73,6 +76,20 @@ TOOLS = [
                       "workers": {"type": "integer", "minimum": 1, "maximum": 256,
                                   "description": "parallel worker processes (default: CPUs)"}},
                      ["experiment"]), "run_started", False),
+    ToolSpec("bet", "Run a sealed bet module (NN_name.py, from init's bet template) once and "
+             "return when it ends: one recorded invocation, judged by its registered tiers, "
+             "controls and repeats (the verdict is NO RESULT until every repeat is in). A "
+             "crash of the bet's code returns the record with `error`; the run stays on the "
+             "ledger as RUN_FAILED. Refused for a tampered or changed bet, or a rerun "
+             "without an amendment.",
+             _schema({"module": {"type": "string", "minLength": 1,
+                                 "description": "the bet module's path inside the registry "
+                                                "(e.g. 'bets/01_probe.py')"},
+                      "timeout_s": {"type": "integer", "minimum": 1, "maximum": 86400,
+                                    "default": 3600,
+                                    "description": "stop the bet after this many seconds "
+                                                   "(its run then stays open in the ledger)"}},
+                     ["module"]), "bet", False),
     ToolSpec("status", "Planned, completed, failed, pending runs; killed, deviated; whether a "
              "sweep is running now.", _schema({"experiment": EXPERIMENT}, ["experiment"]),
              "status", True),
@@ -120,6 +137,7 @@ class Registry:
             "amend": lambda experiment, reason, seen: records.amend(self.plan(experiment),
                                                                     reason, seen),
             "run": self.run,
+            "bet": self.bet,
             "status": lambda experiment: records.status(self.plan(experiment)),
             "decide": lambda experiment: records.decide(self.plan(experiment)),
             "report": self.report,
@@ -212,6 +230,9 @@ class Registry:
         from ..paths import experiment_dir
 
         plan = self.plan(experiment)
+        if plan.suffix == ".py":
+            raise InputError(f"{experiment}: a bet module runs once with the `bet` tool, which "
+                             "returns its record when it ends")
         current = records.status(plan)
         if current["sweep"]["running"]:
             raise RefusedError(f"a sweep is already running on {current['experiment_id']} (pid "
@@ -243,6 +264,42 @@ class Registry:
             "experiment_id": current["experiment_id"], "path": str(plan), "pid": proc.pid,
             "log": str(log), "finished": code is not None, "exit_code": code,
             "status": records.status(plan)})
+
+    def bet(self, module: str, timeout_s: int = 3600) -> dict[str, Any]:
+        """`exante run NN_name.py --json` in a child process: the bet's code never runs in
+        the server. Its exante.bet/1 record, also for a crash of the bet (exit 1)."""
+        import json
+
+        path = Path(module)
+        path = self.inside(path if path.is_absolute() else self.root / path, "module")
+        if path.suffix != ".py":
+            raise InputError(f"{module}: `bet` runs a bet module (NN_name.py); for a plan "
+                             "(prereg.yaml) use `run`")
+        if not path.is_file():
+            raise InputError(f"{module}: no such bet module in the registry {self.root}")
+        argv = [self.python, "-m", "exante", "run", str(path), "--json"]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=str(self.root),
+                                start_new_session=True)
+        self.children.append(proc)
+        try:
+            out, err = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.communicate()
+            raise RefusedError(f"{module}: the bet ran past timeout_s={timeout_s} s and was "
+                               "stopped; its run is in the ledger as started with no result "
+                               "(`log` shows it)") from None
+        text = out.strip()
+        if text.startswith("{") and '"exante.bet/1"' in text:
+            return json.loads(text)  # finished, or the bet's own crash (exit 1)
+        lines = err.strip().splitlines() or [f"exit code {proc.returncode}"]
+        if proc.returncode == 2:
+            raise InputError(lines[-1].removeprefix("error: "))
+        tampered = next((line for line in lines if line.startswith(TAMPERED)), None)
+        if tampered:
+            raise TamperedError(" ".join(lines))
+        raise RefusedError(lines[-1])
 
     @staticmethod
     def _started(plan: Path, pid: int) -> bool:
