@@ -115,7 +115,9 @@ def check_metrics(raw: Any, required: tuple[str, ...]) -> tuple[dict[str, float]
     metrics: dict[str, float] = {}
     for key, value in raw.items():
         try:
-            metrics[str(key)] = float(value)
+            # exact str and float: a subclass (with its own __reduce__) would reach the
+            # driver's unpickler, which a trial could make fail for the whole pool
+            metrics[str.__str__(str(key))] = float(value)
         except (TypeError, ValueError):
             return None, "exception", f"metric {key!r} is {value!r}, expected a number"
     missing = [m for m in required if m not in metrics]

@@ -126,6 +126,7 @@ class LocalExecutor(Executor):
                                  initargs=(options.threads, table, self.gpu_slots, os.getpid()),
                                  context=context)
         self._futures: dict[cf.Future, Task] = {}
+        self._broken: BaseException | None = None  # the pool broke before these tasks began
 
     @property
     def capacity(self) -> int:
@@ -145,15 +146,22 @@ class LocalExecutor(Executor):
     def wait(self, timeout: float | None = None) -> list[Outcome]:
         if not self._futures:
             return []
+        if self._broken is not None:  # outcomes of its last batch were returned last call
+            raise _pool_failed(self._broken) from self._broken
         done, _ = cf.wait(list(self._futures), timeout=timeout, return_when=cf.FIRST_COMPLETED)
         outcomes: list[Outcome] = []
         for future in done:
             task = self._futures.pop(future)
-            outcomes.extend(_collect(future, task))
-        return outcomes
+            try:
+                outcomes.extend(_collect(future, task))
+            except _PoolFailed as exc:  # the others in this batch are still recorded
+                self._broken = exc.args[0]
+        if self._broken is not None and not outcomes:
+            raise _pool_failed(self._broken) from self._broken
+        return outcomes  # with a broken pool: these are recorded first, the next call raises
 
-    def pending(self) -> int:
-        return len(self._futures)
+    def pending(self) -> int:  # a broken pool counts one, so the runner's next wait raises
+        return len(self._futures) + (self._broken is not None)
 
     def close(self, *, cancel: bool = False) -> None:
         if cancel:
@@ -164,6 +172,13 @@ class LocalExecutor(Executor):
             self._pool.close()
         self._pool.join()
         self._futures.clear()
+
+
+_NONE_BEGAN = "All workers expired"  # pebble's find_expired_task: no task was running
+
+
+class _PoolFailed(Exception):
+    """The pool broke before the aborted tasks began (see `_collect`)."""
 
 
 def _pool_failed(exc: BaseException) -> ExanteError:
@@ -179,10 +194,12 @@ def _pool_failed(exc: BaseException) -> ExanteError:
 def _collect(future: cf.Future, task: Task) -> list[Outcome]:
     """The task's outcomes, or one failed outcome per run if the worker itself failed.
 
-    A broken pool is not a run's failure: pebble aborts the queued tasks with
-    BrokenProcessPool only when a worker died while no task was running on any
-    (at start-up), so none of them began; the sweep stops (ExanteError) and their
-    RUN_STARTED records stay open, to run again like those of a killed sweep."""
+    One broken pool is not a run's failure: pebble's "All workers expired" means a
+    worker died while no task was running on any (at start-up, or idle between
+    tasks), and it aborts only tasks that had not begun; the sweep stops (_PoolFailed)
+    and their RUN_STARTED records stay open, to run again like those of a killed
+    sweep. Every other BrokenProcessPool (a reply the driver could not unpickle, a
+    broken pipe) aborts running tasks too, so their runs are charged as worker_died."""
     from concurrent.futures.process import BrokenProcessPool
 
     from pebble import ProcessExpired
@@ -190,7 +207,9 @@ def _collect(future: cf.Future, task: Task) -> list[Outcome]:
     try:
         return future.result()
     except BrokenProcessPool as exc:
-        raise _pool_failed(exc) from exc
+        if str(exc) == _NONE_BEGAN:
+            raise _PoolFailed(exc) from exc
+        kind, error = "worker_died", f"{type(exc).__name__}: {exc}"
     except cf.TimeoutError:
         kind, error = "timeout", f"timed out after {task.trial.timeout_s} s per run (worker killed)"
     except ProcessExpired as exc:
