@@ -143,19 +143,35 @@ def test_import_and_export_records_match_their_schemas(cli, make_plan, tmp_path)
         assert export["runs"] >= 6 and Path(export["path"]).is_file()  # pilots are rows too
 
 
-CHATTY = '''import os, subprocess, sys
+CHATTY = '''import atexit, os, subprocess, sys, threading, time
 def train(params, seed, ctx):
     print("trial says hello", seed)
     subprocess.run([sys.executable, "-c", "print('a child says hello')"], check=True)
     os.write(1, b"straight to fd 1\\n")
+    sys.__stdout__.write("through sys.__stdout__\\n")  # buffered, flushed whenever
+    atexit.register(print, "an atexit handler says hello")
+    threading.Thread(target=lambda: (time.sleep(0.2), print("a late thread says hello"))).start()
     return {"score": float(params.get("x", 0)) + 0.01 * seed}
 '''
 
 
+def _run_json(plan: Path, executor: str, **popen) -> "subprocess.CompletedProcess":
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # block-buffered
+    return subprocess.run([sys.executable, "-m", "exante", "run", str(plan), "--json",
+                           "--executor", executor, "--workers", "2"],
+                          capture_output="stderr" not in popen, text=True, timeout=300, env=env,
+                          **popen)
+
+
 @pytest.mark.parametrize("executor", ["inline", "local"])
 def test_run_json_stdout_is_the_record_alone_whatever_the_trial_prints(make_plan, executor):
-    """A trial that prints (print, a child process, a raw write to fd 1) used to put its lines
-    before the record, so `json.loads(stdout)` failed for an agent; they go to stderr now."""
+    """A trial that prints (print, a child process, a raw write to fd 1, sys.__stdout__, an
+    atexit handler, a thread that prints after the sweep) used to put its lines around the
+    record, so `json.loads(stdout)` failed for an agent; they go to stderr now."""
     import subprocess
     import sys
 
@@ -164,12 +180,29 @@ def test_run_json_stdout_is_the_record_alone_whatever_the_trial_prints(make_plan
     module.write_text(CHATTY, encoding="utf-8")
     subprocess.run([sys.executable, "-m", "exante", "lock", str(plan)], check=True,
                    capture_output=True)
-    done = subprocess.run([sys.executable, "-m", "exante", "run", str(plan), "--json",
-                           "--executor", executor, "--workers", "2"],
-                          capture_output=True, text=True, timeout=300)
+    done = _run_json(plan, executor)
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
     assert record["schema"] == "exante.run/1" and record["ok"] == 6
     jsonschema.validate(record, load_schema("run"))
-    for line in ("trial says hello", "a child says hello", "straight to fd 1"):
+    for line in ("trial says hello", "a child says hello", "straight to fd 1",
+                 "through sys.__stdout__"):
         assert done.stderr.count(line) == 6, (line, done.stderr)
+    if executor == "inline":  # in this process: its exit and its threads are ours
+        assert done.stderr.count("an atexit handler says hello") == 6
+        assert done.stderr.count("a late thread says hello") == 6
+
+
+def test_run_json_with_stderr_closed_still_prints_the_record_alone(make_plan):
+    import os
+    import subprocess
+    import sys
+
+    plan = make_plan()
+    next(plan.parent.glob("trial_*.py")).write_text(CHATTY, encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "exante", "lock", str(plan)], check=True,
+                   capture_output=True)
+    done = _run_json(plan, "local", stdout=subprocess.PIPE, stderr=None,
+                     preexec_fn=lambda: os.close(2))  # as `2>&-` does
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["ok"] == 6  # what the trial printed went nowhere

@@ -64,9 +64,10 @@ def pilot(path: Path, seeds: list[int], levels: tuple[str, ...], executor: str,
                             workers=workers, threads=threads,
                             progress=None if quiet or as_json else _rich_progress(workers))
     if as_json:
-        from .agent.records import dumps, pilot as record
+        from .agent.records import pilot as record
+        from .cli_records import _echo_json
 
-        click.echo(dumps(record(report, plan, seeds)))
+        _echo_json(record(report, plan, seeds))
         return
     click.echo(f"pilot: {report.planned} run(s) in {len(report.cells)} cell(s) × seeds {seeds} "
                f"on {report.metric} only; {report.skipped} already recorded, ran "

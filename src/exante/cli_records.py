@@ -20,42 +20,56 @@ ROOT_OPTION = click.option("--root", type=click.Path(path_type=Path), default=Pa
                            show_default=True, help="Registry folder.")
 
 
+_RECORD_FD: int | None = None  # the real stdout, set aside by `record_only_on_stdout`
+
+
 def _echo_json(record: dict[str, Any]) -> None:
     """Print one `--json` record (built by `exante.agent.records`): first key "schema".
 
     The one copy: `exante.cli` (and the verbs that import it from there) use this one."""
     from .agent.records import dumps
 
-    click.echo(dumps(record))
+    if _RECORD_FD is None:
+        click.echo(dumps(record))
+        return
+    view = memoryview((dumps(record) + "\n").encode())
+    while view:
+        view = view[os.write(_RECORD_FD, view):]
 
 
 @contextlib.contextmanager
 def record_only_on_stdout(on: bool = True) -> Iterator[None]:
-    """With `--json`, stdout carries the record alone: while user code runs (trials, bets,
-    the workers and commands they start) what it prints goes to stderr.
+    """With `--json`, stdout carries the record alone: from here on, whatever user code
+    prints (trials, bets, the workers and commands they start, its atexit handlers and
+    threads, sys.__stdout__, a write to file descriptor 1) goes to stderr.
 
-    Python's sys.stdout is pointed at stderr, and so is file descriptor 1 when stdout has
-    one, since worker processes and commands inherit the descriptor, not the object."""
-    if not on:
+    File descriptor 1 is pointed at stderr (at /dev/null when stderr is closed) for the rest
+    of the process, and the real stdout, set aside on a descriptor >= 3 that children do
+    not inherit, gets only what `_echo_json` writes: a CLI process ends after its record.
+    Where stdout is not a file (click's CliRunner) only sys.stdout is redirected, within."""
+    global _RECORD_FD
+    if not on or _RECORD_FD is not None:
         yield
         return
     try:
-        out_fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # not a file (click's CliRunner)
-        out_fd = err_fd = None
-    saved = None
-    if out_fd is not None:
-        sys.stdout.flush()
-        saved = os.dup(out_fd)
-        os.dup2(err_fd, out_fd)
-    try:
+        out_fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        out_fd = None
+    if out_fd is None:
         with contextlib.redirect_stdout(sys.stderr):
             yield
-    finally:
-        if saved is not None:
-            sys.stderr.flush()
-            os.dup2(saved, out_fd)
-            os.close(saved)
+        return
+    import fcntl
+
+    sys.stdout.flush()
+    _RECORD_FD = fcntl.fcntl(out_fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    try:
+        err_fd = sys.stderr.fileno()
+        os.fstat(err_fd)
+    except (AttributeError, OSError, ValueError):  # stderr closed (2>&-): discard instead
+        err_fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(err_fd, out_fd)
+    yield
 
 
 @click.command("report")

@@ -13,6 +13,7 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import signal
+import sys
 import time
 
 from ..errors import ControlSignal, ExanteError
@@ -33,6 +34,12 @@ def _init_worker(threads: int, gpu_table=None, gpu_slots: tuple[str, ...] = (),
 
         claim(gpu_table, list(gpu_slots))
     set_threads(threads)
+    # a worker ends with os._exit, which flushes nothing: a trial's print must leave per line
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)
+        except (AttributeError, ValueError):  # not a TextIOWrapper, or closed
+            pass
     # Ctrl-C in a terminal signals the whole foreground group: only the runner acts on it
     # (it cancels the pool); a worker that took it would record a healthy run as failed.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
