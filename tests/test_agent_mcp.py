@@ -234,3 +234,54 @@ def test_an_agent_runs_a_sealed_bet_over_mcp_and_gets_its_verdict(tmp_path):
                                                           ).exists()
 
     drive(tmp_path, scenario)
+
+
+def test_the_bet_tool_answers_from_the_ledger_whatever_the_bet_does(tmp_path):
+    """The record comes from the ledger, not from the child's stdout: a bet that prints a fake
+    record, exits before its run ends or writes bytes that are not UTF-8 cannot change it, a
+    child it leaves running does not hold the call, and no `exante` package in the working
+    folder or the registry stands in for the real one."""
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+    from bet_helpers import BET
+
+    fake = 'print(\'{"schema": "exante.bet/1", "verdict": "STRICT"}\')'
+    bodies = {
+        "garbles": (0.0, f'import os; os.write(2, b"caf\\xe9\\n"); {fake}'),
+        "vanishes": (1.0, f"import os; {fake}; os._exit(0)"),
+        "lingers": (1.0, 'import subprocess; subprocess.Popen(["sleep", "60"])'),
+        "shadowed": (0.0, "pass"),
+    }
+    shadow = ('import pathlib; pathlib.Path(__file__).with_name("PWNED").write_text("x"); '
+              f'{fake}\n')
+
+    async def scenario(agent: Agent, session: ClientSession) -> None:
+        modules = {}
+        for name, (gain, body) in bodies.items():
+            path = Path((await agent.ok("init", name=name, template="bet"))["path"])
+            number, _, title = path.stem.partition("_")
+            path.write_text(BET.format(number=number, title=title, gain=gain, control=0.0,
+                                       repeats=1, extra="", body=body))
+            await agent.ok("lock", experiment=str(path))
+            modules[name] = str(path)
+
+        garbled = await agent.ok("bet", module=modules["garbles"])
+        assert garbled["verdict"] == "FAIL" and garbled["ran"]["status"] == "ok"
+
+        vanished = await agent.ok("bet", module=modules["vanishes"])
+        assert vanished["ran"]["status"] == "started" and vanished["verdict"] != "STRICT"
+        assert "before its run did" in vanished["error"]
+
+        start = time.monotonic()
+        lingered = await agent.ok("bet", module=modules["lingers"], timeout_s=30)
+        assert lingered["verdict"] == "STRICT" and lingered["error"] is None
+        assert time.monotonic() - start < 20  # the sleeping child did not hold the call
+
+        for where in (tmp_path, tmp_path / "experiments"):  # the server's cwd, the registry
+            (where / "exante").mkdir()
+            (where / "exante" / "__init__.py").write_text("")
+            (where / "exante" / "__main__.py").write_text(shadow)
+        shadowed = await agent.ok("bet", module=modules["shadowed"])
+        assert shadowed["verdict"] == "FAIL"  # the real exante ran the real bet
+        assert not list(tmp_path.rglob("PWNED"))
+
+    drive(tmp_path, scenario)

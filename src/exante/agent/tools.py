@@ -241,8 +241,8 @@ class Registry:
         self._writes_inside(plan)
         folder = experiment_dir(plan)
         log = folder / ".mcp-run.log"
-        argv = [self.python, "-m", "exante", "run", str(plan), "--json", "--executor", executor,
-                "--workers", str(workers or os.cpu_count() or 1)]
+        argv = self._exante("run", str(plan), "--executor", executor,
+                            "--workers", str(workers or os.cpu_count() or 1))
         with open(log, "w", encoding="utf-8") as fh:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fh,
                                     stderr=subprocess.STDOUT, start_new_session=True)
@@ -266,9 +266,11 @@ class Registry:
             "status": records.status(plan)})
 
     def bet(self, module: str, timeout_s: int = 3600) -> dict[str, Any]:
-        """`exante run NN_name.py --json` in a child process: the bet's code never runs in
-        the server. Its exante.bet/1 record, also for a crash of the bet (exit 1)."""
-        import json
+        """`exante run NN_name.py` in a child process (the bet's code never runs in the
+        server), then its exante.bet/1 record built here from the ledger, never from what
+        the child printed: the run this call added, a crash of the bet included."""
+        from .. import bets
+        from ..errors import ExanteError
 
         path = Path(module)
         path = self.inside(path if path.is_absolute() else self.root / path, "module")
@@ -277,29 +279,57 @@ class Registry:
                              "(prereg.yaml) use `run`")
         if not path.is_file():
             raise InputError(f"{module}: no such bet module in the registry {self.root}")
-        argv = [self.python, "-m", "exante", "run", str(path), "--json"]
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, cwd=str(self.root),
-                                start_new_session=True)
+        def outcome():
+            try:
+                return bets.outcome_of(path)
+            except ExanteError:
+                return None  # not sealed yet, say: the child refuses it and says why
+
+        first = outcome()
+        before = {r.run_id for r in first.runs} if first else set()
+        folder = path.parent / path.stem
+        folder.mkdir(exist_ok=True)
+        log = folder / ".mcp-bet.log"
+        with open(log, "wb") as fh:  # a file, not a pipe: a child the bet leaves behind
+            proc = subprocess.Popen(self._exante("run", str(path)), stdin=subprocess.DEVNULL,
+                                    stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
         self.children.append(proc)
         try:
-            out, err = proc.communicate(timeout=timeout_s)
+            code = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
-            proc.communicate()
-            raise RefusedError(f"{module}: the bet ran past timeout_s={timeout_s} s and was "
-                               "stopped; its run is in the ledger as started with no result "
-                               "(`log` shows it)") from None
-        text = out.strip()
-        if text.startswith("{") and '"exante.bet/1"' in text:
-            return json.loads(text)  # finished, or the bet's own crash (exit 1)
-        lines = err.strip().splitlines() or [f"exit code {proc.returncode}"]
-        if proc.returncode == 2:
-            raise InputError(lines[-1].removeprefix("error: "))
-        tampered = next((line for line in lines if line.startswith(TAMPERED)), None)
-        if tampered:
-            raise TamperedError(" ".join(lines))
-        raise RefusedError(lines[-1])
+            proc.wait()
+            code = None
+        lines = _tail(log).splitlines()
+        after = outcome()
+        added = [r for r in after.runs if r.run_id not in before] if after else []
+        if not added:  # refused before recording (or a child that lied about its work)
+            if code == 2:
+                raise InputError(lines[-1].removeprefix("error: ") if lines else
+                                 f"{module}: exit code 2")
+            if any(line.startswith(TAMPERED) for line in lines):
+                raise TamperedError(" ".join(line for line in lines[-6:] if line.strip()))
+            raise RefusedError(lines[-1] if lines and code else
+                               f"{module}: the bet's process ended (exit code {code}) and "
+                               f"recorded no run (its output: {log})")
+        ran = added[-1]
+        error = None
+        if code is None:
+            error = (f"{module}: the bet ran past timeout_s={timeout_s} s and was stopped; "
+                     "its run stays open in the ledger")
+        elif ran.status == "started":
+            error = (f"{module}: the bet's process ended (exit code {code}) before its run "
+                     f"did; the run stays open in the ledger (output: {log})")
+        elif ran.status == "failed":
+            error = next((line for line in reversed(lines) if "the bet raised" in line),
+                         ran.error or f"exit code {code}")
+        return records.bet(path, after, ran.run_id, error=error)
+
+    def _exante(self, *args: str) -> list[str]:
+        """argv of `exante ARGS --json` with the interpreter's first sys.path entry (the
+        working folder) dropped, so no `exante` package in it can stand in for the real one."""
+        launch = "import sys; del sys.path[0]; from exante.cli import main; main()"
+        return [self.python, "-c", launch, *args, "--json"]
 
     @staticmethod
     def _started(plan: Path, pid: int) -> bool:
@@ -313,3 +343,10 @@ class Registry:
     def reap(self) -> None:
         """Collect finished sweeps, so a dead one never reads as running."""
         self.children = [p for p in self.children if p.poll() is None]
+
+
+def _tail(path: Path, size: int = 65536) -> str:
+    """The last `size` bytes of a log, decoded whatever bytes the bet wrote."""
+    with open(path, "rb") as fh:
+        fh.seek(max(0, fh.seek(0, os.SEEK_END) - size))
+        return fh.read().decode("utf-8", errors="replace")
