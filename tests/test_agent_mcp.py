@@ -218,7 +218,7 @@ def test_an_agent_runs_a_sealed_bet_over_mcp_and_gets_its_verdict(tmp_path):
 
         # what the server refuses: a second run without an amendment, a changed byte, a
         # module outside the registry (never imported: no PWNED file appears)
-        said = await agent.refused("bet", 1, module=relative)
+        said = await agent.refused("bet", 1, module=f"experiments/{relative}")  # from cwd
         assert "amend" in said
         log = await agent.ok("log", experiment=str(module))
         oks = [r for r in log["records"] if r["event"] == "RUN_OK"]

@@ -83,8 +83,9 @@ TOOLS = [
              "ledger as RUN_FAILED. Refused for a tampered or changed bet, or a rerun "
              "without an amendment.",
              _schema({"module": {"type": "string", "minLength": 1,
-                                 "description": "the bet module's path inside the registry "
-                                                "(e.g. 'bets/01_probe.py')"},
+                                 "description": "the bet module's path inside the registry: "
+                                                "absolute, from the server's folder, or from "
+                                                "the registry (e.g. 'bets/01_probe.py')"},
                       "timeout_s": {"type": "integer", "minimum": 1, "maximum": 86400,
                                     "default": 3600,
                                     "description": "stop the bet after this many seconds "
@@ -272,8 +273,10 @@ class Registry:
         from .. import bets
         from ..errors import ExanteError
 
-        path = Path(module)
-        path = self.inside(path if path.is_absolute() else self.root / path, "module")
+        given = Path(module)  # relative: to the server's folder as for every tool, else to
+        # the registry
+        tries = [given] if given.is_absolute() else [Path.cwd() / given, self.root / given]
+        path = self.inside(next((p for p in tries if p.is_file()), tries[-1]), "module")
         if path.suffix != ".py":
             raise InputError(f"{module}: `bet` runs a bet module (NN_name.py); for a plan "
                              "(prereg.yaml) use `run`")
