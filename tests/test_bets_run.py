@@ -225,3 +225,19 @@ def test_run_json_keeps_what_the_bet_prints_off_stdout(project, cli):
     record = bet_record(ran)  # stdout parses as the record alone
     assert record["verdict"] == "STRICT"
     assert "the bet says hello" in ran.stderr and "hello" not in ran.stdout
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_ctrl_c_in_a_bet_keeps_its_run_and_says_a_bet_does_not_resume(project, cli, as_json):
+    bet = make_bet(project, "stopped", body="raise KeyboardInterrupt")  # what Ctrl-C raises
+    assert cli("lock", bet).exit_code == 0
+    ran = cli("run", bet, *(["--json"] if as_json else []))
+    assert ran.exit_code == 130
+    assert "running it again then needs an amendment" in ran.stderr
+    assert "`exante run` resumes" not in ran.stderr
+    if as_json:
+        record = bet_record(ran, 130)
+        assert record["error"] == "interrupted (Ctrl-C)"
+        assert record["ran"]["run_id"] == "01_stopped-r1"
+        assert record["ran"]["status"] in ("failed", "started")
+    assert cli("run", bet).exit_code == 1  # the run is on the record: no quiet second try

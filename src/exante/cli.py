@@ -218,7 +218,10 @@ def _run_bet(path: Path, as_json: bool) -> None:
     if as_json:
         _run_bet_json(path)
         return
-    result = bets.launch(path)
+    try:
+        result = bets.launch(path)
+    except KeyboardInterrupt:
+        _bet_interrupted(path)
     click.echo(bets.summary_line(path.stem, result))
     for reason in result.reasons:
         click.echo(f"  {reason}")
@@ -234,13 +237,31 @@ def _run_bet_json(path: Path) -> None:
     from .agent import records
 
     try:
+        before = {r.run_id for r in bets.outcome_of(path).runs}
+    except ExanteError:
+        before = set()  # launch refuses it and says why
+    try:
         with record_only_on_stdout():
             result = bets.launch(path)
     except bets.BetFailed as exc:
         _echo_json(records.bet(path, bets.outcome_of(path), exc.run_id, error=str(exc)))
         _fail(exc, exc.exit_code)
+    except KeyboardInterrupt:
+        outcome = bets.outcome_of(path)
+        added = [r.run_id for r in outcome.runs if r.run_id not in before]
+        _echo_json(records.bet(path, outcome, added[-1] if added else None,
+                               error="interrupted (Ctrl-C)"))
+        _bet_interrupted(path)
     else:
         _echo_json(records.bet(path, result, result.runs[-1].run_id))
+
+
+def _bet_interrupted(path: Path) -> None:
+    """Ctrl-C in a bet: its run is on the record as it stood; a bet does not resume."""
+    click.echo(f"interrupted; a run the bet had begun is in its ledger as it stood (`exante log "
+               f"{path}`), and running it again then needs an amendment (`exante amend`)",
+               err=True)
+    sys.exit(130)
 
 
 def _log_target(log_to: str | None) -> str | None:
