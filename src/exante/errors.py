@@ -87,8 +87,18 @@ class ControlSignal(BaseException):
     """Raised by exante itself to stop a trial from outside (a deadline, the runner's Ctrl-C).
 
     Not an `Exception`, so a trial's own `except Exception` lets it through, and
-    `trials` never records it as the trial's failure: it passes it on.
+    `trials` never records it as the trial's failure: it passes it on, but only one
+    that exante raised (`issue`). A trial that raises one itself, to stop the sweep as
+    if Ctrl-C had been pressed and run again, gets a failed run instead.
     """
+
+    issued = False
+
+
+def issue(signal: ControlSignal) -> ControlSignal:
+    """`raise issue(SweepInterrupted(signum))`: mark a ControlSignal as exante's own."""
+    signal.issued = True
+    return signal
 
 
 class SweepInterrupted(ControlSignal):

@@ -11,7 +11,7 @@ import signal
 import threading
 from contextlib import contextmanager
 
-from .errors import SweepInterrupted
+from .errors import SweepInterrupted, issue
 
 
 @contextmanager
@@ -27,7 +27,7 @@ def stop_on_signals():
     def stop(signum, frame):
         for sig in previous:  # the first signal stops the sweep; a second must not cut its record
             signal.signal(sig, signal.SIG_IGN)
-        raise SweepInterrupted(signum)
+        raise issue(SweepInterrupted(signum))
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:

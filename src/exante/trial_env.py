@@ -8,6 +8,7 @@ repository's git commit and dirty flag that a sweep records once.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import socket
@@ -42,7 +43,8 @@ def worker_environment() -> dict[str, Any]:
         }
         if os.environ.get("CUDA_VISIBLE_DEVICES") is not None:  # the GPU(s) this worker saw
             _ENV_CACHE["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
-    return dict(_ENV_CACHE)
+    # plain JSON data, a copy: a trial that reaches the cache cannot put objects in a record
+    return json.loads(json.dumps(_ENV_CACHE, default=str))
 
 
 def _cpu_model() -> str:

@@ -118,8 +118,9 @@ def check_metrics(raw: Any, required: tuple[str, ...]) -> tuple[dict[str, float]
             # exact str and float: a subclass (with its own __reduce__) would reach the
             # driver's unpickler, which a trial could make fail for the whole pool
             metrics[str.__str__(str(key))] = float(value)
-        except (TypeError, ValueError):
-            return None, "exception", f"metric {key!r} is {value!r}, expected a number"
+        except Exception:  # whatever its __float__ (or __str__) raised: the run failed
+            return (None, "exception",
+                    f"metric {safe_repr(key)} is {safe_repr(value)}, expected a number")
     missing = [m for m in required if m not in metrics]
     if missing:
         return None, "missing_metric", f"missing metric(s) {missing}; got {sorted(metrics)}"
@@ -127,6 +128,14 @@ def check_metrics(raw: Any, required: tuple[str, ...]) -> tuple[dict[str, float]
     if bad:
         return dict(metrics), "nan", f"non-finite metric(s): {bad}"
     return metrics, "", ""
+
+
+def safe_repr(value: Any, limit: int = 200) -> str:
+    """repr of a trial's object as a plain str, whatever its __repr__ does."""
+    try:
+        return str.__str__(repr(value))[:limit]
+    except Exception:
+        return f"<{type(value).__name__} whose repr raised>"
 
 
 def extract_metrics(trial: TrialSpec, stdout: str, run_dir: Path) -> dict[str, Any]:
@@ -217,6 +226,13 @@ def failure_kind(exc: BaseException) -> str:
 _EXECUTOR_EXITS = ("submitit/core/job_environment.py",)
 
 
+def passes_through(exc: BaseException) -> bool:
+    """Not the trial's failure: exante's own stop (a deadline, Ctrl-C), or an executor's exit.
+
+    A ControlSignal the trial raised itself is not exante's (`errors.issue`): its run fails."""
+    return (isinstance(exc, ControlSignal) and exc.issued) or _executor_exit(exc)
+
+
 def _executor_exit(exc: BaseException) -> bool:
     if not isinstance(exc, SystemExit):
         return False
@@ -225,8 +241,16 @@ def _executor_exit(exc: BaseException) -> bool:
 
 
 def _exception_text(exc: BaseException) -> str:
-    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    return f"{type(exc).__name__}: {exc}\n" + "".join(tb[-6:])
+    """Type, message and the last frames; whatever the exception's own __str__ does."""
+    try:
+        message = f"{type(exc).__name__}: {exc}"
+    except Exception:
+        message = f"{type(exc).__name__} (its message could not be read)"
+    try:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
+    except Exception:
+        tb = ""
+    return f"{message}\n{tb}"
 
 
 def _run_python(task: Task, fn: Callable) -> list[Outcome]:
@@ -238,10 +262,8 @@ def _run_python(task: Task, fn: Callable) -> list[Outcome]:
         start = time.perf_counter()
         try:
             raw = fn(dict(run.params), run.seed, _context(task, run))
-        except ControlSignal:  # exante stopping the trial (deadline, Ctrl-C): not its failure
-            raise
         except BaseException as exc:  # the trial's failure is a record, not ours: even sys.exit
-            if _executor_exit(exc):
+            if passes_through(exc):  # exante stopping the trial (deadline, Ctrl-C)
                 raise
             outcomes.append(failed(run.run_id, failure_kind(exc), _exception_text(exc),
                                    wall_s=time.perf_counter() - start, env=env))
@@ -258,10 +280,8 @@ def _run_batched(task: Task, fn: Callable) -> list[Outcome]:
     start = time.perf_counter()
     try:
         raws = list(fn(list(task.runs), _context(task, task.runs[0])))
-    except ControlSignal:
-        raise
     except BaseException as exc:
-        if _executor_exit(exc):
+        if passes_through(exc):
             raise
         wall = time.perf_counter() - start
         text, kind = _exception_text(exc), failure_kind(exc)
@@ -282,9 +302,9 @@ def execute_task(task: Task) -> list[Outcome]:
         return [run_command(task, run) for run in task.runs]
     try:
         fn = resolve(task.trial.target or "", Path(task.plan_dir), task.trial.pythonpath)
-    except ControlSignal:
-        raise
     except BaseException as exc:  # a module that calls sys.exit at import is a failed run too
+        if passes_through(exc):
+            raise
         text = f"cannot import {task.trial.target}: {_exception_text(exc)}"
         return [failed(r.run_id, failure_kind(exc), text) for r in task.runs]
     if task.trial.kind == "batched":

@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import replace
 
-from ..errors import ControlSignal
+from ..errors import ControlSignal, issue
 from ..trials import Outcome, Task, execute_task, failed, worker_environment
 
 
@@ -52,7 +52,7 @@ def _with_alarm(task: Task, seconds: float, per_run: float) -> list[Outcome]:
 
     def on_alarm(signum, frame):
         if armed:
-            raise TrialTimeout()
+            raise issue(TrialTimeout())
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     start = time.perf_counter()

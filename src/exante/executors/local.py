@@ -145,7 +145,7 @@ class LocalExecutor(Executor):
         if timeout is not None and task.trial.kind == "command":
             timeout += _COMMAND_GRACE_S
         try:
-            future = self._pool.schedule(execute_task, args=(task,), timeout=timeout)
+            future = self._pool.schedule(_in_worker, args=(task,), timeout=timeout)
         except RuntimeError as exc:  # pebble: the pool could not start or keep its workers
             raise _pool_failed(exc) from exc
         self._futures[future] = task
@@ -188,6 +188,22 @@ class _PoolFailed(Exception):
     """The pool broke before the aborted tasks began (see `_collect`)."""
 
 
+def _in_worker(task: Task) -> list[Outcome]:
+    """`execute_task` in a pool worker; only exante's plain data goes back to the driver.
+
+    An exception escaping it (one whose __str__ raised, say) would be pickled for the driver,
+    and a trial that shapes its __reduce__ can make the unpickling there fail and break the
+    pool (pebble's reader thread dies on anything but a pickling error): its runs fail here."""
+    try:
+        return execute_task(task)
+    except BaseException as exc:
+        try:
+            text = f"{type(exc).__name__}: {exc}"
+        except BaseException:
+            text = f"{type(exc).__name__} (its message could not be read)"
+        return [failed(run.run_id, failure_kind(exc), text) for run in task.runs]
+
+
 def _pool_failed(exc: BaseException) -> ExanteError:
     return ExanteError(
         f"the local executor's worker processes failed to start ({exc}); their own error is "
@@ -223,8 +239,10 @@ def _collect(future: cf.Future, task: Task) -> list[Outcome]:
         kind, error = "worker_died", f"worker process died: {exc} (exit code {exc.exitcode})"
     except cf.CancelledError:
         kind, error = "worker_died", "cancelled"
-    except ControlSignal:  # the runner's own Ctrl-C: the sweep stops
-        raise
+    except ControlSignal as exc:
+        if exc.issued:  # the runner's own Ctrl-C: the sweep stops
+            raise
+        kind, error = failure_kind(exc), type(exc).__name__
     except Exception as exc:  # e.g. a result that could not be unpickled
         kind, error = "worker_died", f"{type(exc).__name__}: {exc}"
     except BaseException as exc:  # SystemExit & co. that escaped the trial: still one failed run

@@ -70,9 +70,8 @@ def overrides(base: Any, params: Mapping[str, Any], seed: int) -> list[str]:
 
 def run_hydra(task: Any, fn: Callable) -> list[Any]:
     """Compose each run's config and call the task function; one Outcome per run."""
-    from ..errors import ControlSignal
     from ..trials import (_exception_text, _finish, _reset_peak_rss, failed, failure_kind,
-                          worker_environment)
+                          passes_through, worker_environment)
 
     env = worker_environment()
     try:
@@ -92,9 +91,9 @@ def run_hydra(task: Any, fn: Callable) -> list[Any]:
                 base = compose(config_name=name)
                 cfg = compose(config_name=name, overrides=overrides(base, run.params, run.seed))
             raw = fn(cfg)
-        except ControlSignal:
-            raise
         except BaseException as exc:
+            if passes_through(exc):
+                raise
             outcomes.append(failed(run.run_id, failure_kind(exc), _exception_text(exc),
                                    wall_s=time.perf_counter() - start, env=env))
             continue
