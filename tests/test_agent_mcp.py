@@ -285,3 +285,31 @@ def test_the_bet_tool_answers_from_the_ledger_whatever_the_bet_does(tmp_path):
         assert not list(tmp_path.rglob("PWNED"))
 
     drive(tmp_path, scenario)
+
+
+def test_the_server_never_writes_through_a_link_planted_in_the_registry(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+    from bet_helpers import BET
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+
+    async def scenario(agent: Agent, session: ClientSession) -> None:
+        path = Path((await agent.ok("init", name="linked", template="bet"))["path"])
+        number, _, title = path.stem.partition("_")
+        path.write_text(BET.format(number=number, title=title, gain=1.0, control=0.0,
+                                   repeats=1, extra="", body="pass"))
+        await agent.ok("lock", experiment=str(path))
+        (path.parent / path.stem / ".mcp-bet.log").symlink_to(victim)
+        said = await agent.refused("bet", 1, module=str(path))
+        assert "symbolic link" in said
+
+        init = await agent.ok("init", name="warmup")
+        write_trial(init["path"], diverge=1.0)
+        await agent.ok("lock", experiment="warmup")
+        (Path(init["path"]).parent / ".mcp-run.log").symlink_to(victim)
+        said = await agent.refused("run", 1, experiment="warmup")
+        assert "symbolic link" in said
+
+    drive(tmp_path, scenario)
+    assert victim.read_text() == "precious\n"

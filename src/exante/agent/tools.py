@@ -160,7 +160,7 @@ class Registry:
     def inside(self, path: Path, what: str) -> Path:
         """`path` resolved; InputError unless it lies inside the registry."""
         resolved = Path(path).resolve()
-        if resolved != self.root and self.root not in resolved.parents:
+        if not self._is_inside(resolved):
             raise InputError(f"{what} {path} is outside the registry {self.root}; this server "
                              "only touches files inside it")
         return resolved
@@ -198,6 +198,10 @@ class Registry:
             return experiment_dir(self.plan(target)).name
         check_id(target)
         return target
+
+    def _is_inside(self, path: Path) -> bool:
+        resolved = Path(path).resolve()
+        return resolved == self.root or self.root in resolved.parents
 
     # -- tools with more than one step
     def report(self, experiment: str, paper: bool = False, pdf: bool = False, deck: bool = False,
@@ -244,7 +248,7 @@ class Registry:
         log = folder / ".mcp-run.log"
         argv = self._exante("run", str(plan), "--executor", executor,
                             "--workers", str(workers or os.cpu_count() or 1))
-        with open(log, "w", encoding="utf-8") as fh:
+        with _open_log(log) as fh:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fh,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         self.children.append(proc)
@@ -276,7 +280,9 @@ class Registry:
         given = Path(module)  # relative: to the server's folder as for every tool, else to
         # the registry
         tries = [given] if given.is_absolute() else [Path.cwd() / given, self.root / given]
-        path = self.inside(next((p for p in tries if p.is_file()), tries[-1]), "module")
+        found = [p for p in tries if p.is_file()]
+        path = self.inside(next((p for p in found if self._is_inside(p)), (found or tries)[-1]),
+                           "module")
         if path.suffix != ".py":
             raise InputError(f"{module}: `bet` runs a bet module (NN_name.py); for a plan "
                              "(prereg.yaml) use `run`")
@@ -290,10 +296,10 @@ class Registry:
 
         first = outcome()
         before = {r.run_id for r in first.runs} if first else set()
-        folder = path.parent / path.stem
+        folder = self.inside(path.parent / path.stem, "the bet's folder")
         folder.mkdir(exist_ok=True)
         log = folder / ".mcp-bet.log"
-        with open(log, "wb") as fh:  # a file, not a pipe: a child the bet leaves behind
+        with _open_log(log) as fh:  # a file, not a pipe: a child the bet leaves behind
             proc = subprocess.Popen(self._exante("run", str(path)), stdin=subprocess.DEVNULL,
                                     stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
         self.children.append(proc)
@@ -329,9 +335,12 @@ class Registry:
         return records.bet(path, after, ran.run_id, error=error)
 
     def _exante(self, *args: str) -> list[str]:
-        """argv of `exante ARGS --json` with the interpreter's first sys.path entry (the
-        working folder) dropped, so no `exante` package in it can stand in for the real one."""
-        launch = "import sys; del sys.path[0]; from exante.cli import main; main()"
+        """argv of `exante ARGS --json` with the working folder off sys.path (its first entry,
+        and any '' or copy of it PYTHONPATH added), so no `exante` package there can stand in
+        for the real one."""
+        launch = ("import os, sys; here = os.getcwd(); sys.path[:] = [p for p in sys.path if p "
+                  "and os.path.abspath(p) != here]; from exante.cli import main; "
+                  "main(prog_name='exante')")
         return [self.python, "-c", launch, *args, "--json"]
 
     @staticmethod
@@ -353,3 +362,16 @@ def _tail(path: Path, size: int = 65536) -> str:
     with open(path, "rb") as fh:
         fh.seek(max(0, fh.seek(0, os.SEEK_END) - size))
         return fh.read().decode("utf-8", errors="replace")
+
+
+def _open_log(path: Path):
+    """The server's log file for a child, opened for writing without following a link: a
+    link planted there must not make the server write outside the registry."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if path.is_symlink():
+            raise RefusedError(f"{path} is a symbolic link; the server writes its logs only to "
+                               "plain files inside the registry: remove it") from exc
+        raise
+    return os.fdopen(fd, "wb")
