@@ -241,3 +241,36 @@ def test_ctrl_c_in_a_bet_keeps_its_run_and_says_a_bet_does_not_resume(project, c
         assert record["ran"]["run_id"] == "01_stopped-r1"
         assert record["ran"]["status"] in ("failed", "started")
     assert cli("run", bet).exit_code == 1  # the run is on the record: no quiet second try
+
+
+PEEK = '''import random
+import os
+from pathlib import Path
+
+_peeks = Path(__file__).with_name("peeks")
+_peeks.write_text(str(int(_peeks.read_text()) + 1 if _peeks.exists() else 1))
+if _peeks.read_text() == "1":
+    os._exit(0)  # it computed something at import, did not like it, and left
+'''
+
+
+def test_a_bet_that_peeks_at_import_and_exits_has_spent_its_run(project, cli):
+    """RUN_STARTED is on the record before the module is imported: top-level code that
+    looks at a number and exits used to leave no trace, and the next try ran clean."""
+    import subprocess
+
+    from bet_helpers import env
+
+    bet = make_bet(project, "peek")
+    bet.write_text(bet.read_text().replace("import random\n", PEEK, 1))
+    assert cli("lock", bet).exit_code == 0
+    first = subprocess.run([sys.executable, "-m", "exante", "run", str(bet)], cwd=project,
+                           env=env(), capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0 and first.stdout == ""  # the bet's own os._exit(0)
+    assert [r.data["run_id"] for r in history(bet).of(Event.RUN_STARTED)] == ["01_peek-r1"]
+    again = subprocess.run([sys.executable, "-m", "exante", "run", str(bet)], cwd=project,
+                           env=env(), capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "already ran 1 of 1" in again.stderr, again.stderr
+    assert (bet.parent / "peeks").read_text() == "1"  # it never got a second look
+    outcome = outcome_of(bet)
+    assert [r.status for r in outcome.runs] == ["started"] and outcome.verdict == "NO RESULT"

@@ -32,36 +32,55 @@ class BetFailed(IntegrityError):
 
 
 def launch(path: str | Path) -> O.BetOutcome:
-    """Run the sealed bet at `path` once, as ``python -m`` would; return its outcome."""
+    """Run the sealed bet at `path` once, as ``python -m`` would; return its outcome.
+
+    Its RUN_STARTED is recorded before the module is imported (`record.open_run`), so no
+    code of the bet runs off the record; a run it leaves open (it exited) counts as spent,
+    and one it ends without recording (main() returned early, or raised) is RUN_FAILED."""
     module_path = Path(path).resolve()
     if not module_path.is_file():
         raise InputError(f"{path}: no such bet module")
     record.check_can_run(module_path, open_experiment(module_path))  # refuse before importing
-    module = _import(module_path)
-    main = getattr(module, "main", None)
-    if not callable(main):
-        raise InputError(f"{path}: a bet module needs a main() (seed 001's layout)")
     via, last = record.VIA.set("exante run"), record.LAST_RUN.set(None)
+    opened = None
     try:
+        run_id, started, common = record.open_run(module_path)
+        opened = record.OPENED.set((module_path, run_id, started, common))
         try:
+            module = _import(module_path)
+            main = getattr(module, "main", None)
+            if not callable(main):
+                raise InputError(f"{path}: a bet module needs a main() (seed 001's layout)")
             main()
-        except ExanteError:
+        except ExanteError as exc:
+            record.close_opened(module_path, str(exc))
             raise
-        except Exception as exc:
-            run_id = record.LAST_RUN.get()
-            where = (f"recorded as RUN_FAILED in {open_experiment(module_path).ledger.path}"
-                     if run_id else "before any run was recorded")
-            raise BetFailed(f"{path}: the bet raised {type(exc).__name__}: {exc}; {where}",
-                            run_id) from exc
-        ran = record.LAST_RUN.get()
+        except BaseException as exc:
+            text = _text(exc)
+            record.close_opened(module_path, f"the bet raised {text}")
+            if not isinstance(exc, Exception):
+                raise
+            raise BetFailed(f"{path}: the bet raised {text}; recorded as RUN_FAILED in "
+                            f"{open_experiment(module_path).ledger.path}", run_id) from exc
+        if record.OPENED.get() is not None:  # main() returned and never called run
+            record.close_opened(module_path, "main() returned without recording its run")
+            raise RefusedError(f"{path}: main() returned without recording a run; it must "
+                               "call exante.bets.run(__file__, experiment) (the harness in "
+                               "_common.py does), so that every invocation is on the record; "
+                               f"{run_id} is recorded as RUN_FAILED")
     finally:
+        if opened is not None:
+            record.OPENED.reset(opened)
         record.VIA.reset(via)
         record.LAST_RUN.reset(last)
-    if ran is None:
-        raise RefusedError(f"{path}: main() returned without recording a run; it must call "
-                           "exante.bets.run(__file__, experiment) (the harness in _common.py "
-                           "does), so that every invocation is on the record")
     return O.outcome(open_experiment(module_path).history)
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception:
+        return type(exc).__name__
 
 
 def _import(path: Path) -> ModuleType:

@@ -8,7 +8,11 @@ shared harness ``_common.py``), so ``python -m experiments.bets.NN_name`` and
     RUN_OK       the payload, exante's tier of it, the code hashes   (or RUN_FAILED: the error)
     DECIDED      once every registered repeat under the lock in force has finished
 
-Before anything runs, the seal, the lock record and every file the bet imports
+`exante run` writes the RUN_STARTED before it imports the module (`open_run`), and
+`run` then adopts that run: code at the module's top level, or in main() before the
+call, runs on the record too, and a bet that peeks at a number there and exits has
+spent its run (``python -m`` cannot do this: Python imports the module before any
+exante code runs). Before anything runs, the seal, the lock record and every file the bet imports
 are verified (``PREREG TAMPERED. Refusing to run.`` otherwise), and a run
 beyond the registered repeats is refused unless an amendment re-sealed the
 bet (the rerun is then DEVIATED, and the earlier outcome stays in the ledger).
@@ -34,6 +38,8 @@ from . import outcome as O
 
 VIA: ContextVar[str | None] = ContextVar("exante_bet_via", default=None)  # "exante run" sets it
 LAST_RUN: ContextVar[str | None] = ContextVar("exante_bet_last_run", default=None)
+# the run `exante run` opened before importing the bet: (module, run_id, started, common)
+OPENED: ContextVar[tuple | None] = ContextVar("exante_bet_opened", default=None)
 
 
 @dataclass(frozen=True)
@@ -86,24 +92,79 @@ def run(module_file: str | Path, experiment: Callable[[BetRun], dict[str, Any]])
     module = Path(module_file).resolve()
     exp = open_experiment(module)
     exp.folder.mkdir(parents=True, exist_ok=True)
-    try:
-        with FileLock(str(exp.folder / ".runner.lock"), timeout=0):
-            return _run_locked(module, exp.reread(), experiment)
-    except Timeout:
-        raise RefusedError(f"{module.stem}: another run of this bet holds "
-                           f"{exp.folder / '.runner.lock'}; wait for it") from None
+    with _runner_lock(module, exp):
+        return _run_locked(module, exp.reread(), experiment)
+
+
+def open_run(module: Path) -> tuple[str, Any, dict]:
+    """Record RUN_STARTED for the next run of the bet before any of its code runs (what
+    `exante run` does before it imports the module): code at the module's top level, or in
+    main() before it calls `run`, then runs on the record, and a bet that looks at a number
+    there and exits has spent the run. Returns (run_id, the record, the fields it shares)."""
+    exp = open_experiment(module)
+    exp.folder.mkdir(parents=True, exist_ok=True)
+    with _runner_lock(module, exp):
+        exp = exp.reread()
+        digest, now = check_can_run(module, exp)
+        return _start(module, exp, digest, now)
+
+
+def close_opened(module: Path, error: str) -> None:
+    """RUN_FAILED for the run `open_run` opened, if the bet ended without closing it."""
+    exp = open_experiment(module)
+    opened = OPENED.get()
+    if opened is None or opened[0] != module:
+        return
+    _, run_id, started, common = opened
+    history = exp.history
+    if any(r.run_id == run_id for r in history.of(Event.RUN_OK, Event.RUN_FAILED)):
+        return
+    failed = exp.append(Event.RUN_FAILED, {**common, "metrics": {}, "error_kind": "no_run",
+                                           "error": error[:2000]})
+    _decide(exp, history.extended([failed]), common["plan_sha256"])
+
+
+def _runner_lock(module: Path, exp: Experiment):
+    class _Held:
+        def __enter__(self):
+            self.lock = FileLock(str(exp.folder / ".runner.lock"), timeout=0)
+            try:
+                self.lock.acquire()
+            except Timeout:
+                raise RefusedError(f"{module.stem}: another run of this bet holds "
+                                   f"{exp.folder / '.runner.lock'}; wait for it") from None
+            return self.lock
+
+        def __exit__(self, *exc):
+            self.lock.release()
+            return False
+
+    return _Held()
+
+
+def _start(module: Path, exp: Experiment, digest: str, now: O.BetOutcome
+           ) -> tuple[str, Any, dict]:
+    run_id = f"{module.stem}-r{len(exp.history.of(Event.RUN_STARTED)) + 1}"
+    common = {"run_id": run_id, "plan_sha256": digest, "via": VIA.get() or _via(module),
+              "repeat": len(now.current), "code": code_hashes(module, exp)}
+    started = exp.append(Event.RUN_STARTED, {**common, "run_ids": [run_id], "pid": os.getpid()})
+    return run_id, started, common
 
 
 def _run_locked(module: Path, exp: Experiment, experiment: Callable) -> O.BetOutcome:
-    digest, now = check_can_run(module, exp)
-    criteria = now.criteria
-    run_id = f"{module.stem}-r{len(exp.history.of(Event.RUN_STARTED)) + 1}"
-    code = code_hashes(module, exp)
-    ctx = BetRun(module.stem, run_id, len(now.current), criteria.repeats, digest, module)
-    common = {"run_id": run_id, "plan_sha256": digest, "via": VIA.get() or _via(module),
-              "repeat": ctx.repeat,
-              "code": code}
-    started = exp.append(Event.RUN_STARTED, {**common, "run_ids": [run_id], "pid": os.getpid()})
+    opened = OPENED.get()
+    if opened is not None and opened[0] == module:  # `exante run` opened it: adopt it, once
+        _, run_id, started, common = opened
+        digest, _, _ = registration.verify_all(module, exp.history)  # still the sealed bytes
+        OPENED.set(None)
+        repeats = O.outcome(exp.history).criteria.repeats
+        started = ()  # already in exp.history (re-read after it was written)
+    else:
+        digest, now = check_can_run(module, exp)
+        repeats = now.criteria.repeats
+        run_id, record, common = _start(module, exp, digest, now)
+        started = (record,)
+    ctx = BetRun(module.stem, run_id, common["repeat"], repeats, digest, module)
     LAST_RUN.set(run_id)
     try:
         payload = experiment(ctx)
@@ -113,7 +174,7 @@ def _run_locked(module: Path, exp: Experiment, experiment: Callable) -> O.BetOut
                                                "error_kind": type(exc).__name__,
                                                "error": str(exc)[:2000],
                                                "traceback": traceback.format_exc()[-4000:]})
-        _decide(exp, exp.history.extended([started, failed]), digest)
+        _decide(exp, exp.history.extended([*started, failed]), digest)
         raise
     return _record_ok(module, exp, started, common, payload)
 
@@ -133,11 +194,12 @@ def _check_payload(payload: Any, module: Path) -> None:
     json.dumps(payload)  # a TypeError here names what cannot be recorded
 
 
-def _record_ok(module: Path, exp: Experiment, started, common: dict, payload: dict
+def _record_ok(module: Path, exp: Experiment, started: tuple, common: dict, payload: dict
                ) -> O.BetOutcome:
+    """started: the run's RUN_STARTED when exp.history does not hold it yet, else ()."""
     metrics = {k: v for k, v in payload["metrics"].items() if isinstance(v, (int, float))}
     ok = exp.append(Event.RUN_OK, {**common, "payload": payload, "metrics": metrics})
-    history = exp.history.extended([started, ok])
+    history = exp.history.extended([*started, ok])
     judged = O.judge_record(history, ok)
     history = _decide(exp, history, common["plan_sha256"])
     final = O.outcome(history)
