@@ -236,10 +236,7 @@ def _run_bet_json(path: Path) -> None:
     from . import bets
     from .agent import records
 
-    try:
-        before = {r.run_id for r in bets.outcome_of(path).runs}
-    except ExanteError:
-        before = set()  # launch refuses it and says why
+    before = bets.run_ids(path)
     try:
         with record_only_on_stdout():
             result = bets.launch(path)

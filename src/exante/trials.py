@@ -240,12 +240,17 @@ def _executor_exit(exc: BaseException) -> bool:
     return any(f.endswith(_EXECUTOR_EXITS) for f in files)
 
 
+def exception_message(exc: BaseException) -> str:
+    """`Type: message` as a plain str, whatever the exception's own __str__ does."""
+    try:
+        return f"{type(exc).__name__}: {exc}"
+    except BaseException:
+        return f"{type(exc).__name__} (its message could not be read)"
+
+
 def _exception_text(exc: BaseException) -> str:
     """Type, message and the last frames; whatever the exception's own __str__ does."""
-    try:
-        message = f"{type(exc).__name__}: {exc}"
-    except Exception:
-        message = f"{type(exc).__name__} (its message could not be read)"
+    message = exception_message(exc)
     try:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
     except Exception:

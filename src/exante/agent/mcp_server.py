@@ -22,8 +22,8 @@ INSTRUCTIONS = (
     "and decides the verdict mechanically from the registered rules. Flow: init -> (edit the "
     "plan and its trial) -> lock -> run (returns at once) -> status until sweep.running is "
     "false -> decide -> report -> rollup/audit. A bet module (init with template bet): "
-    "lock -> bet, which returns its verdict when the run has ended. Never edit a sealed plan or a ledger: a "
-    "changed byte is refused (PREREG TAMPERED); a deliberate change goes through amend with "
+    "lock -> bet, which returns its verdict when the run has ended. Never edit a sealed plan "
+    "or a ledger: a changed byte is refused (PREREG TAMPERED); a deliberate change goes through amend with "
     "the reason and what you had seen. A killed plan cannot be re-run without a new lock.")
 
 

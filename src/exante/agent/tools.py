@@ -288,14 +288,7 @@ class Registry:
                              "(prereg.yaml) use `run`")
         if not path.is_file():
             raise InputError(f"{module}: no such bet module in the registry {self.root}")
-        def outcome():
-            try:
-                return bets.outcome_of(path)
-            except ExanteError:
-                return None  # not sealed yet, say: the child refuses it and says why
-
-        first = outcome()
-        before = {r.run_id for r in first.runs} if first else set()
+        before = bets.run_ids(path)
         folder = self.inside(path.parent / path.stem, "the bet's folder")
         folder.mkdir(exist_ok=True)
         log = folder / ".mcp-bet.log"
@@ -310,7 +303,10 @@ class Registry:
             proc.wait()
             code = None
         lines = _tail(log).splitlines()
-        after = outcome()
+        try:
+            after = bets.outcome_of(path)
+        except ExanteError:
+            after = None  # not sealed yet, say: the child refused it and said why
         added = [r for r in after.runs if r.run_id not in before] if after else []
         if not added:  # refused before recording (or a child that lied about its work)
             if code == 2:

@@ -29,6 +29,15 @@ def outcome_of(path: str | Path) -> BetOutcome:
     return outcome(open_experiment(Path(path).resolve()).history)
 
 
+def run_ids(path: str | Path) -> set[str]:
+    """The ids of the runs the bet's ledger holds now (none while it cannot be read: not
+    sealed yet, say), so that a caller can tell which run an invocation added."""
+    try:
+        return {r.run_id for r in outcome_of(path).runs}
+    except ExanteError:
+        return set()
+
+
 def summary_line(name: str, result: BetOutcome) -> str:
     """`NN_name: STRICT (run NN_name-r1) — DEVIATED` for a terminal."""
     last = result.runs[-1] if result.runs else None
@@ -53,4 +62,4 @@ def entry(main: Callable[[], Any]) -> None:
 
 
 __all__ = ["BetFailed", "BetOutcome", "BetRun", "RunOutcome", "entry", "launch", "outcome",
-           "outcome_of", "results_path", "run", "summary_line"]
+           "outcome_of", "results_path", "run", "run_ids", "summary_line"]

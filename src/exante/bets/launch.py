@@ -17,6 +17,7 @@ from types import ModuleType
 
 from ..errors import ExanteError, InputError, IntegrityError, RefusedError
 from ..experiment import open_experiment
+from ..trials import exception_message
 from . import outcome as O
 from . import record
 
@@ -40,12 +41,11 @@ def launch(path: str | Path) -> O.BetOutcome:
     module_path = Path(path).resolve()
     if not module_path.is_file():
         raise InputError(f"{path}: no such bet module")
-    record.check_can_run(module_path, open_experiment(module_path))  # refuse before importing
     via, last = record.VIA.set("exante run"), record.LAST_RUN.set(None)
     opened = None
     try:
-        run_id, started, common = record.open_run(module_path)
-        opened = record.OPENED.set((module_path, run_id, started, common))
+        run_id, common = record.open_run(module_path)  # refused here, before importing
+        opened = record.OPENED.set((module_path, run_id, common))
         try:
             module = _import(module_path)
             main = getattr(module, "main", None)
@@ -56,7 +56,7 @@ def launch(path: str | Path) -> O.BetOutcome:
             record.close_opened(module_path, str(exc))
             raise
         except BaseException as exc:
-            text = _text(exc)
+            text = exception_message(exc)
             record.close_opened(module_path, f"the bet raised {text}")
             if not isinstance(exc, Exception):
                 raise
@@ -74,13 +74,6 @@ def launch(path: str | Path) -> O.BetOutcome:
         record.VIA.reset(via)
         record.LAST_RUN.reset(last)
     return O.outcome(open_experiment(module_path).history)
-
-
-def _text(exc: BaseException) -> str:
-    try:
-        return f"{type(exc).__name__}: {exc}"
-    except Exception:
-        return type(exc).__name__
 
 
 def _import(path: Path) -> ModuleType:

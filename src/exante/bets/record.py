@@ -12,8 +12,8 @@ shared harness ``_common.py``), so ``python -m experiments.bets.NN_name`` and
 `run` then adopts that run: code at the module's top level, or in main() before the
 call, runs on the record too, and a bet that peeks at a number there and exits has
 spent its run (``python -m`` cannot do this: Python imports the module before any
-exante code runs). Before anything runs, the seal, the lock record and every file the bet imports
-are verified (``PREREG TAMPERED. Refusing to run.`` otherwise), and a run
+exante code runs). Before anything runs, the seal, the lock record and every file the
+bet imports are verified (``PREREG TAMPERED. Refusing to run.`` otherwise), and a run
 beyond the registered repeats is refused unless an amendment re-sealed the
 bet (the rerun is then DEVIATED, and the earlier outcome stays in the ledger).
 """
@@ -23,10 +23,11 @@ from __future__ import annotations
 import json
 import os
 import traceback
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from filelock import FileLock, Timeout
 
@@ -38,7 +39,7 @@ from . import outcome as O
 
 VIA: ContextVar[str | None] = ContextVar("exante_bet_via", default=None)  # "exante run" sets it
 LAST_RUN: ContextVar[str | None] = ContextVar("exante_bet_last_run", default=None)
-# the run `exante run` opened before importing the bet: (module, run_id, started, common)
+# the run `exante run` opened before importing the bet: (module, run_id, common)
 OPENED: ContextVar[tuple | None] = ContextVar("exante_bet_opened", default=None)
 
 
@@ -96,26 +97,28 @@ def run(module_file: str | Path, experiment: Callable[[BetRun], dict[str, Any]])
         return _run_locked(module, exp.reread(), experiment)
 
 
-def open_run(module: Path) -> tuple[str, Any, dict]:
+def open_run(module: Path) -> tuple[str, dict]:
     """Record RUN_STARTED for the next run of the bet before any of its code runs (what
     `exante run` does before it imports the module): code at the module's top level, or in
     main() before it calls `run`, then runs on the record, and a bet that looks at a number
-    there and exits has spent the run. Returns (run_id, the record, the fields it shares)."""
+    there and exits has spent the run. Returns (run_id, the fields its records share)."""
     exp = open_experiment(module)
+    check_can_run(module, exp)  # a refusal writes nothing, not even the folder for the lock
     exp.folder.mkdir(parents=True, exist_ok=True)
     with _runner_lock(module, exp):
         exp = exp.reread()
-        digest, now = check_can_run(module, exp)
-        return _start(module, exp, digest, now)
+        digest, now = check_can_run(module, exp)  # again under the lock: another run may
+        run_id, _, common = _start(module, exp, digest, now)  # have started meanwhile
+        return run_id, common
 
 
 def close_opened(module: Path, error: str) -> None:
     """RUN_FAILED for the run `open_run` opened, if the bet ended without closing it."""
-    exp = open_experiment(module)
     opened = OPENED.get()
     if opened is None or opened[0] != module:
         return
-    _, run_id, started, common = opened
+    _, run_id, common = opened
+    exp = open_experiment(module)
     history = exp.history
     if any(r.run_id == run_id for r in history.of(Event.RUN_OK, Event.RUN_FAILED)):
         return
@@ -124,22 +127,19 @@ def close_opened(module: Path, error: str) -> None:
     _decide(exp, history.extended([failed]), common["plan_sha256"])
 
 
-def _runner_lock(module: Path, exp: Experiment):
-    class _Held:
-        def __enter__(self):
-            self.lock = FileLock(str(exp.folder / ".runner.lock"), timeout=0)
-            try:
-                self.lock.acquire()
-            except Timeout:
-                raise RefusedError(f"{module.stem}: another run of this bet holds "
-                                   f"{exp.folder / '.runner.lock'}; wait for it") from None
-            return self.lock
-
-        def __exit__(self, *exc):
-            self.lock.release()
-            return False
-
-    return _Held()
+@contextmanager
+def _runner_lock(module: Path, exp: Experiment) -> Iterator[None]:
+    """The bet's .runner.lock, or RefusedError at once when another run holds it."""
+    lock = FileLock(str(exp.folder / ".runner.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RefusedError(f"{module.stem}: another run of this bet holds "
+                           f"{exp.folder / '.runner.lock'}; wait for it") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _start(module: Path, exp: Experiment, digest: str, now: O.BetOutcome
@@ -154,7 +154,7 @@ def _start(module: Path, exp: Experiment, digest: str, now: O.BetOutcome
 def _run_locked(module: Path, exp: Experiment, experiment: Callable) -> O.BetOutcome:
     opened = OPENED.get()
     if opened is not None and opened[0] == module:  # `exante run` opened it: adopt it, once
-        _, run_id, started, common = opened
+        _, run_id, common = opened
         digest, _, _ = registration.verify_all(module, exp.history)  # still the sealed bytes
         OPENED.set(None)
         repeats = O.outcome(exp.history).criteria.repeats

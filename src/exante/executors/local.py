@@ -17,7 +17,8 @@ import sys
 import time
 
 from ..errors import ControlSignal, ExanteError
-from ..trials import Outcome, Task, execute_task, failed, failure_kind, set_threads
+from ..trials import (Outcome, Task, exception_message, execute_task, failed, failure_kind,
+                      set_threads)
 from .base import Executor
 
 # A command trial stops itself at `timeout_s` (killing its whole process group);
@@ -197,10 +198,7 @@ def _in_worker(task: Task) -> list[Outcome]:
     try:
         return execute_task(task)
     except BaseException as exc:
-        try:
-            text = f"{type(exc).__name__}: {exc}"
-        except BaseException:
-            text = f"{type(exc).__name__} (its message could not be read)"
+        text = exception_message(exc)
         return [failed(run.run_id, failure_kind(exc), text) for run in task.runs]
 
 
